@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs every Debian package Vigil needs to build, run and test. Idempotent.
+# Usage: deploy/install-deps.sh [--runtime-only]
+set -euo pipefail
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: run as root (apt-get needs it)" >&2
+  exit 1
+fi
+
+build_pkgs=(
+  build-essential cmake pkg-config git ca-certificates
+  libboost1.81-all-dev libssl-dev libpqxx-dev libpq-dev
+  nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
+  libargon2-dev liboath-dev libldap-dev libre2-dev libzstd-dev
+  catch2
+)
+runtime_pkgs=(postgresql openssl)
+test_pkgs=(
+  slapd ldap-utils chromium wrk curl procps
+  clang libclang-rt-14-dev
+)
+
+pkgs=("${runtime_pkgs[@]}" "${build_pkgs[@]}")
+if [ "${1:-}" != "--runtime-only" ]; then
+  pkgs+=("${test_pkgs[@]}")
+fi
+command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#pkgs[@]} packages present"
+  exit 0
+fi
+
+echo "install-deps: installing ${#missing[@]} packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
+
+# Debian starts a system-wide slapd and PostgreSQL on install; Vigil and its tests run their own.
+# Leave the system services as the administrator configured them.
+echo "install-deps: done"
