@@ -1,0 +1,240 @@
+#include "server/config.hpp"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+namespace vigil {
+namespace {
+
+using Setter = std::function<void(const YAML::Node&, const std::string& key)>;
+
+std::string typeName(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map: return "a mapping";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Null: return "empty";
+    default: return "a scalar";
+  }
+}
+
+std::string asString(const YAML::Node& n, const std::string& key) {
+  if (!n.IsScalar()) throw ConfigError(key, "expected a string, got " + typeName(n));
+  return n.Scalar();
+}
+
+long long asInt(const YAML::Node& n, const std::string& key, long long lo, long long hi) {
+  if (!n.IsScalar()) throw ConfigError(key, "expected an integer, got " + typeName(n));
+  const std::string& s = n.Scalar();
+  std::size_t used = 0;
+  long long v = 0;
+  try {
+    v = std::stoll(s, &used, 10);
+  } catch (...) {
+    used = 0;
+  }
+  if (used == 0 || used != s.size()) throw ConfigError(key, "expected an integer, got '" + s + "'");
+  if (v < lo || v > hi)
+    throw ConfigError(key, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
+                               ", got " + s);
+  return v;
+}
+
+bool asBool(const YAML::Node& n, const std::string& key) {
+  if (!n.IsScalar()) throw ConfigError(key, "expected true or false, got " + typeName(n));
+  const std::string& s = n.Scalar();
+  if (s == "true" || s == "yes" || s == "on") return true;
+  if (s == "false" || s == "no" || s == "off") return false;
+  throw ConfigError(key, "expected true or false, got '" + s + "'");
+}
+
+// Applies a mapping node through a table of known keys; anything else is a typo and stops start-up.
+void applyMap(const YAML::Node& node, const std::string& prefix,
+              const std::map<std::string, Setter>& setters) {
+  const std::string where = prefix.empty() ? "(top level)" : prefix;
+  if (node.IsNull()) return;
+  if (!node.IsMap()) throw ConfigError(where, "expected a mapping, got " + typeName(node));
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const std::string name = it->first.as<std::string>();
+    const std::string key = prefix.empty() ? name : prefix + "." + name;
+    auto s = setters.find(name);
+    if (s == setters.end()) throw ConfigError(key, "unknown key");
+    s->second(it->second, key);
+  }
+}
+
+std::filesystem::path defaultDataDir() {
+  if (geteuid() == 0) return "/var/lib/vigil";
+  const char* home = std::getenv("HOME");
+  return std::filesystem::path(home ? home : "/tmp") / ".local/share/vigil";
+}
+
+void validateLevel(const std::string& level, const std::string& key) {
+  static const char* levels[] = {"trace", "debug", "info", "warn", "error"};
+  for (auto* l : levels)
+    if (level == l) return;
+  throw ConfigError(key, "must be one of trace, debug, info, warn, error; got '" + level + "'");
+}
+
+Config fromNode(const YAML::Node& root) {
+  Config c;
+  std::string data_dir;
+  auto str = [](std::string& dst) { return [&dst](const YAML::Node& n, const std::string& k) { dst = asString(n, k); }; };
+  auto integer = [](auto& dst, long long lo, long long hi) {
+    return [&dst, lo, hi](const YAML::Node& n, const std::string& k) {
+      dst = static_cast<std::remove_reference_t<decltype(dst)>>(asInt(n, k, lo, hi));
+    };
+  };
+  auto boolean = [](bool& dst) { return [&dst](const YAML::Node& n, const std::string& k) { dst = asBool(n, k); }; };
+
+  auto& L = c.ldap;
+  applyMap(root, "",
+           {{"data_dir", str(data_dir)},
+            {"master_key_file", str(c.master_key_file)},
+            {"web_root", str(c.web_root)},
+            {"sql_dir", str(c.sql_dir)},
+            {"listen",
+             [&](const YAML::Node& n, const std::string& k) {
+               applyMap(n, k,
+                        {{"address", str(c.listen.address)},
+                         {"port", integer(c.listen.port, 0, 65535)},
+                         {"public_url", str(c.listen.public_url)}});
+             }},
+            {"tls",
+             [&](const YAML::Node& n, const std::string& k) {
+               applyMap(n, k, {{"cert_file", str(c.tls.cert_file)}, {"key_file", str(c.tls.key_file)}});
+             }},
+            {"database",
+             [&](const YAML::Node& n, const std::string& k) {
+               applyMap(n, k,
+                        {{"url", str(c.database.url)},
+                         {"pool_size", integer(c.database.pool_size, 1, 256)},
+                         {"postgres_bin_dir", str(c.database.postgres_bin_dir)}});
+             }},
+            {"auth",
+             [&](const YAML::Node& n, const std::string& k) {
+               applyMap(n, k,
+                        {{"lockout_threshold", integer(c.auth.lockout_threshold, 1, 100)},
+                         {"lockout_minutes", integer(c.auth.lockout_minutes, 1, 525600)},
+                         {"session_idle_minutes", integer(c.auth.session_idle_minutes, 1, 1440)},
+                         {"session_absolute_hours", integer(c.auth.session_absolute_hours, 1, 168)},
+                         {"argon2_t_cost", integer(c.auth.argon2_t_cost, 1, 20)},
+                         {"argon2_m_cost_kib", integer(c.auth.argon2_m_cost_kib, 8192, 4194304)},
+                         {"argon2_parallelism", integer(c.auth.argon2_parallelism, 1, 16)},
+                         {"totp_issuer", str(c.auth.totp_issuer)}});
+             }},
+            {"http",
+             [&](const YAML::Node& n, const std::string& k) {
+               applyMap(n, k,
+                        {{"max_body_bytes", integer(c.http.max_body_bytes, 1024, 64LL << 20)},
+                         {"header_timeout_seconds", integer(c.http.header_timeout_seconds, 1, 600)},
+                         {"idle_timeout_seconds", integer(c.http.idle_timeout_seconds, 1, 3600)},
+                         {"io_threads", integer(c.http.io_threads, 1, 64)},
+                         {"worker_threads", integer(c.http.worker_threads, 1, 256)}});
+             }},
+            {"log",
+             [&](const YAML::Node& n, const std::string& k) {
+               applyMap(n, k, {{"level", str(c.log.level)}, {"file", str(c.log.file)}});
+               validateLevel(c.log.level, k + ".level");
+             }},
+            {"ldap", [&](const YAML::Node& n, const std::string& k) {
+               int timeout_ms = static_cast<int>(L.timeout.count());
+               applyMap(n, k,
+                        {{"enabled", boolean(L.enabled)},
+                         {"url", str(L.url)},
+                         {"start_tls", boolean(L.start_tls)},
+                         {"bind_dn", str(L.bind_dn)},
+                         {"bind_password", str(L.bind_password)},
+                         {"user_base_dn", str(L.user_base_dn)},
+                         {"user_filter", str(L.user_filter)},
+                         {"group_base_dn", str(L.group_base_dn)},
+                         {"group_filter", str(L.group_filter)},
+                         {"group_name_attr", str(L.group_name_attr)},
+                         {"display_name_attr", str(L.display_name_attr)},
+                         {"ca_file", str(L.ca_file)},
+                         {"timeout_ms", integer(timeout_ms, 100, 60000)},
+                         {"group_roles", [&](const YAML::Node& m, const std::string& mk) {
+                            if (!m.IsMap()) throw ConfigError(mk, "expected a mapping of group name to a list of roles");
+                            for (auto g = m.begin(); g != m.end(); ++g) {
+                              const std::string gname = g->first.as<std::string>();
+                              const std::string gk = mk + "." + gname;
+                              std::vector<std::string> roles;
+                              if (g->second.IsScalar()) roles.push_back(g->second.Scalar());
+                              else if (g->second.IsSequence())
+                                for (auto r : g->second) roles.push_back(asString(r, gk));
+                              else throw ConfigError(gk, "expected a role or a list of roles");
+                              for (auto& r : roles)
+                                if (r != "superuser" && r != "vault_admin" && r != "admin" && r != "auditor" && r != "soc")
+                                  throw ConfigError(gk, "unknown role '" + r + "' (superuser, vault_admin, admin, auditor, soc)");
+                              L.group_roles[gname] = roles;
+                            }
+                          }}});
+               L.timeout = std::chrono::milliseconds(timeout_ms);
+               if (L.enabled) {
+                 if (L.url.rfind("ldap://", 0) != 0 && L.url.rfind("ldaps://", 0) != 0)
+                   throw ConfigError(k + ".url", "must start with ldap:// or ldaps:// when ldap.enabled is true");
+                 if (L.user_base_dn.empty()) throw ConfigError(k + ".user_base_dn", "required when ldap.enabled is true");
+                 if (L.user_filter.find("{username}") == std::string::npos)
+                   throw ConfigError(k + ".user_filter", "must contain {username}");
+               }
+             }}});
+
+  c.data_dir = data_dir.empty() ? defaultDataDir() : std::filesystem::path(data_dir);
+  if (!c.data_dir.is_absolute()) c.data_dir = std::filesystem::absolute(c.data_dir);
+  if (c.database.url.empty() && !std::filesystem::exists(c.database.postgres_bin_dir + "/initdb"))
+    throw ConfigError("database.postgres_bin_dir",
+                      "no initdb in '" + c.database.postgres_bin_dir + "' (install Debian's postgresql package or set database.url)");
+  if (!c.database.url.empty() && c.database.url.rfind("postgres", 0) != 0)
+    throw ConfigError("database.url", "must be a postgresql:// URL");
+  if (!c.listen.public_url.empty() && c.listen.public_url.rfind("https://", 0) != 0)
+    throw ConfigError("listen.public_url", "must start with https://");
+  if (c.tls.cert_file.empty() != c.tls.key_file.empty())
+    throw ConfigError(c.tls.cert_file.empty() ? "tls.cert_file" : "tls.key_file",
+                      "tls.cert_file and tls.key_file must be set together");
+  return c;
+}
+
+}  // namespace
+
+std::filesystem::path Config::masterKeyPath() const {
+  return master_key_file.empty() ? data_dir / "master.key" : std::filesystem::path(master_key_file);
+}
+std::filesystem::path Config::certPath() const {
+  return tls.cert_file.empty() ? data_dir / "tls/cert.pem" : std::filesystem::path(tls.cert_file);
+}
+std::filesystem::path Config::keyPath() const {
+  return tls.key_file.empty() ? data_dir / "tls/key.pem" : std::filesystem::path(tls.key_file);
+}
+std::string Config::publicUrl(std::uint16_t bound_port) const {
+  if (!listen.public_url.empty()) return listen.public_url;
+  std::string host = listen.address == "0.0.0.0" || listen.address == "::" ? "127.0.0.1" : listen.address;
+  return "https://" + host + ":" + std::to_string(bound_port) + "/";
+}
+
+Config parseConfig(const std::string& yaml_text) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::ParserException& e) {
+    throw ConfigError("(file)", std::string("YAML syntax error at line ") + std::to_string(e.mark.line + 1) +
+                                    ", column " + std::to_string(e.mark.column + 1) + ": " + e.msg);
+  }
+  return fromNode(root);
+}
+
+Config loadConfig(const std::filesystem::path& file) {
+  if (file.empty()) return parseConfig("");
+  std::ifstream in(file);
+  if (!in) throw ConfigError("(file)", "cannot read '" + file.string() + "'");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parseConfig(ss.str());
+}
+
+}  // namespace vigil

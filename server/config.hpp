@@ -1,0 +1,91 @@
+#pragma once
+// Vigil's configuration: one YAML file, every key optional with a default (docs/config.md).
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+
+#include "server/auth/ldap_auth.hpp"
+
+namespace vigil {
+
+/// An invalid configuration: `key()` is the dotted path ("auth.lockout_threshold"), what() the
+/// whole message "config: auth.lockout_threshold: must be between 1 and 100".
+class ConfigError : public std::runtime_error {
+ public:
+  ConfigError(std::string key, const std::string& reason)
+      : std::runtime_error("config: " + key + ": " + reason), key_(std::move(key)) {}
+  const std::string& key() const { return key_; }
+
+ private:
+  std::string key_;
+};
+
+struct ListenConfig {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 8443;
+  std::string public_url;  // e.g. https://vigil.example.com; default https://<address>:<port>
+};
+
+struct TlsConfig {
+  std::string cert_file;  // default <data_dir>/tls/cert.pem (generated when missing)
+  std::string key_file;   // default <data_dir>/tls/key.pem
+};
+
+struct DatabaseConfig {
+  std::string url;         // empty: the embedded cluster under <data_dir>/pg
+  int pool_size = 8;
+  std::string postgres_bin_dir = "/usr/lib/postgresql/15/bin";
+};
+
+struct AuthConfig {
+  int lockout_threshold = 5;
+  int lockout_minutes = 15;
+  int session_idle_minutes = 30;
+  int session_absolute_hours = 12;
+  unsigned argon2_t_cost = 3;
+  unsigned argon2_m_cost_kib = 65536;
+  unsigned argon2_parallelism = 1;
+  std::string totp_issuer = "Vigil";
+};
+
+struct HttpConfig {
+  std::size_t max_body_bytes = 1 << 20;
+  int header_timeout_seconds = 10;
+  int idle_timeout_seconds = 60;
+  int io_threads = 2;
+  int worker_threads = 4;
+};
+
+struct LogConfig {
+  std::string level = "info";  // trace, debug, info, warn, error
+  std::string file;            // default <data_dir>/logs/vigil.log; "-" for stderr only
+};
+
+struct Config {
+  std::filesystem::path data_dir;  // default /var/lib/vigil as root, else ~/.local/share/vigil
+  std::string master_key_file;     // default <data_dir>/master.key
+  std::string web_root = VIGIL_DEFAULT_WEB_ROOT;
+  std::string sql_dir = VIGIL_DEFAULT_SQL_DIR;
+  ListenConfig listen;
+  TlsConfig tls;
+  DatabaseConfig database;
+  AuthConfig auth;
+  HttpConfig http;
+  LogConfig log;
+  auth::LdapConfig ldap;
+
+  std::filesystem::path masterKeyPath() const;
+  std::filesystem::path certPath() const;
+  std::filesystem::path keyPath() const;
+  std::filesystem::path embeddedPgDir() const { return data_dir / "pg"; }
+  std::string publicUrl(std::uint16_t bound_port) const;
+};
+
+/// Loads a YAML file (an empty path gives all defaults). Unknown keys, wrong types and out-of-range
+/// values throw ConfigError naming the key.
+Config loadConfig(const std::filesystem::path& file);
+/// Parses YAML text (tests).
+Config parseConfig(const std::string& yaml_text);
+
+}  // namespace vigil

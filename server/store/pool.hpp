@@ -1,0 +1,82 @@
+#pragma once
+// Internal to server/store: the connection pool and row helpers. Includes <pqxx>.
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "server/store/store.hpp"
+
+// libpqxx 6 has no parameter conversion for std::optional: an empty optional is sent as NULL.
+namespace pqxx {
+template <typename T>
+struct string_traits<std::optional<T>> {
+  static constexpr const char* name() noexcept { return "optional"; }
+  static constexpr bool has_null() noexcept { return true; }
+  static bool is_null(const std::optional<T>& v) { return !v.has_value(); }
+  static std::optional<T> null() { return std::nullopt; }
+  static void from_string(const char s[], std::optional<T>& v) {
+    T t;
+    string_traits<T>::from_string(s, t);
+    v = std::move(t);
+  }
+  static std::string to_string(const std::optional<T>& v) { return string_traits<T>::to_string(*v); }
+};
+}  // namespace pqxx
+
+namespace vigil::store {
+
+struct Store::Pool {
+  std::string url;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::unique_ptr<pqxx::connection>> idle;
+
+  Pool(const std::string& u, int size);
+
+  /// Borrows a connection; returns it (or a fresh one if it broke) when destroyed.
+  class Lease {
+   public:
+    Lease(Pool& p, std::unique_ptr<pqxx::connection> c) : pool_(p), conn_(std::move(c)) {}
+    ~Lease();
+    pqxx::connection& operator*() { return *conn_; }
+   private:
+    Pool& pool_;
+    std::unique_ptr<pqxx::connection> conn_;
+  };
+  Lease lease();
+};
+
+/// Runs `fn(pqxx::work&)` in a transaction and commits; translates constraint violations.
+template <class Fn>
+auto inTx(Store::Pool& pool, Fn&& fn) {
+  auto lease = pool.lease();
+  try {
+    pqxx::work tx(*lease);
+    if constexpr (std::is_void_v<decltype(fn(tx))>) {
+      fn(tx);
+      tx.commit();
+    } else {
+      auto r = fn(tx);
+      tx.commit();
+      return r;
+    }
+  } catch (const pqxx::unique_violation& e) {
+    throw Conflict(e.what());
+  } catch (const pqxx::foreign_key_violation& e) {
+    throw InUse(e.what());
+  }
+}
+
+// Values cross the wire as text: bytea as hex, arrays as JSON (libpqxx 6 has no array binding).
+std::string toPgArray(const std::vector<std::string>& v);
+std::vector<std::string> fromJsonArray(const pqxx::field& f);
+std::string toPgBytea(const Bytes& b);
+Bytes fromHex(const pqxx::field& f);
+/// SQL expression rendering a timestamptz column as RFC 3339 UTC.
+std::string rfc3339(const std::string& column);
+
+}  // namespace vigil::store

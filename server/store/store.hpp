@@ -1,0 +1,130 @@
+#pragma once
+// The PostgreSQL store: the only code that talks to the database (libpqxx stays in .cpp files).
+// Every method is thread-safe: it borrows a connection from the pool for its duration.
+// Database failures throw std::runtime_error; uniqueness violations throw Conflict.
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "server/store/types.hpp"
+
+namespace vigil::store {
+
+class Store {
+ public:
+  /// Opens `pool_size` connections to `url` (libpq URL or key=value string). Throws on failure.
+  Store(const std::string& url, int pool_size);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  /// Applies numbered migrations (NNNN_name.sql) from `sql_dir` not yet applied, each in its own
+  /// transaction, under an advisory lock. Returns the names applied. `progress` gets each name.
+  std::vector<std::string> migrate(const std::string& sql_dir,
+                                   const std::function<void(const std::string&)>& progress = {});
+  /// Highest applied migration version (0 on an empty database).
+  int schemaVersion();
+
+  // ---- users
+  std::optional<User> userByName(const std::string& username);
+  std::optional<User> userById(std::int64_t id);
+  std::vector<User> listUsers(const Page& page);
+  std::int64_t countUsers();
+  User createUser(const User& u);
+  /// Writes display_name, roles, password_hash, must_change_password, locked.
+  void updateUser(const User& u);
+  bool deleteUser(std::int64_t id);
+  /// Records a failed login; when `threshold` is reached, locks for `lockout_minutes`. Returns the
+  /// new failed count and whether this failure locked the user.
+  std::pair<int, bool> recordLoginFailure(std::int64_t id, int threshold, int lockout_minutes);
+  void recordLoginSuccess(std::int64_t id);
+  /// Stores a pending (enrolled=false) or enrolled TOTP envelope; nullopt clears it.
+  void setTotp(std::int64_t id, const std::optional<crypto::Envelope>& env, bool enrolled);
+  /// Atomically moves totp_last_step forward; false if `step` is not newer (a replayed code).
+  bool advanceTotpStep(std::int64_t id, std::int64_t step);
+  /// Upserts an LDAP user (roles replaced from the directory). Returns the user.
+  User upsertLdapUser(const std::string& username, const std::string& display_name,
+                      const std::vector<std::string>& roles);
+
+  // ---- portal sessions (token_hash = SHA-256 of the cookie)
+  void createPortalSession(const Bytes& token_hash, std::int64_t user_id, const std::string& csrf,
+                           const std::string& source_addr, int absolute_hours);
+  /// Valid (not idle-expired, not absolute-expired) session → touches last_seen and returns it.
+  std::optional<PortalSession> touchPortalSession(const Bytes& token_hash, int idle_minutes);
+  void deletePortalSession(const Bytes& token_hash);
+  void deleteUserPortalSessions(std::int64_t user_id);
+
+  // ---- safes and membership
+  std::vector<Safe> listSafes(const Page& page, std::optional<std::int64_t> member_user_id);
+  std::optional<Safe> safeById(std::int64_t id);
+  Safe createSafe(const Safe& s);
+  void updateSafe(const Safe& s);
+  bool deleteSafe(std::int64_t id);  // throws InUse while it holds accounts
+  std::vector<SafeMember> listMembers(std::int64_t safe_id);
+  std::optional<SafeMember> membership(std::int64_t safe_id, std::int64_t user_id);
+  std::vector<SafeMember> membershipsOf(std::int64_t user_id);
+  SafeMember setMember(std::int64_t safe_id, std::int64_t user_id,
+                       const std::vector<std::string>& permissions);
+  bool removeMember(std::int64_t safe_id, std::int64_t user_id);
+
+  // ---- targets
+  std::vector<Target> listTargets(const Page& page);
+  std::optional<Target> targetById(std::int64_t id);
+  Target createTarget(const Target& t);
+  void updateTarget(const Target& t);
+  bool deleteTarget(std::int64_t id);  // throws InUse while accounts use it
+
+  // ---- accounts (secrets are envelopes; the store never sees plaintext)
+  struct AccountFilter {
+    std::optional<std::int64_t> safe_id;
+    std::optional<std::int64_t> member_user_id;  // only safes where this user has any permission
+    std::optional<std::string> required_permission;  // with member_user_id
+    bool only_allowed_protocols = false;
+  };
+  std::vector<Account> listAccounts(const Page& page, const AccountFilter& f);
+  std::optional<Account> accountById(std::int64_t id);
+  /// Inserts the account; `seal` is called with the new id to produce the envelope (the id is
+  /// the associated data), all in one transaction.
+  Account createAccount(const Account& a,
+                        const std::function<crypto::Envelope(std::int64_t id)>& seal);
+  void updateAccount(const Account& a);
+  void setAccountSecret(std::int64_t id, const std::string& kind, const crypto::Envelope& env);
+  std::optional<crypto::Envelope> accountSecret(std::int64_t id);
+  bool deleteAccount(std::int64_t id);
+
+  // ---- vault keys
+  std::vector<std::pair<std::string, Bytes>> vaultKeyChecks();  // active (not retired) keys
+  void addVaultKey(const std::string& key_id, const Bytes& check);
+  void retireVaultKeysExcept(const std::string& key_id);
+  /// Every envelope wrapped with a key other than `current_id`: account secrets and TOTP secrets.
+  struct WrappedSecret {
+    std::string table;  // "accounts" or "users"
+    std::int64_t id;
+    crypto::Envelope env;
+  };
+  std::vector<WrappedSecret> secretsNotUnder(const std::string& current_id, int limit);
+  /// Replaces only the wrapped key and key id, if the row still has `old_key_id`.
+  bool rewrapSecret(const WrappedSecret& old_row, const crypto::Envelope& rewrapped);
+  std::int64_t countSecretsNotUnder(const std::string& current_id);
+
+  // ---- audit
+  void audit(const AuditEntry& e);
+  struct AuditFilter {
+    std::optional<std::string> actor;
+    std::optional<std::string> action;
+  };
+  std::vector<AuditEntry> listAudit(const Page& page, const AuditFilter& f);
+
+ private:
+  struct Pool;
+  std::unique_ptr<Pool> pool_;
+};
+
+}  // namespace vigil::store
+
+namespace vigil::store {
+/// Creates database `name` if missing, connecting to the `postgres` database with the same
+/// credentials as `conninfo` (a key=value string whose dbname is replaced).
+void ensureDatabase(const std::string& conninfo, const std::string& name);
+}  // namespace vigil::store

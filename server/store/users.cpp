@@ -1,0 +1,187 @@
+#include <algorithm>
+
+#include "server/store/pool.hpp"
+
+namespace vigil::store {
+namespace {
+
+const std::string kUserColumns =
+    "id, username, display_name, array_to_json(roles)::text, source, coalesce(password_hash, ''),"
+    " must_change_password, totp_enrolled, totp_key_id, encode(totp_wrapped_key, 'hex'),"
+    " encode(totp_ciphertext, 'hex'), totp_last_step, failed_logins,"
+    " locked OR coalesce(locked_until > now(), false), coalesce(locked_until > now(), false), " +
+    rfc3339("created_at");
+
+User readUser(const pqxx::row& r) {
+  User u;
+  u.id = r[0].as<std::int64_t>();
+  u.username = r[1].c_str();
+  u.display_name = r[2].c_str();
+  u.roles = fromJsonArray(r[3]);
+  u.source = r[4].c_str();
+  u.password_hash = r[5].c_str();
+  u.must_change_password = r[6].as<bool>();
+  u.totp_enrolled = r[7].as<bool>();
+  if (!r[8].is_null()) u.totp = crypto::Envelope{r[8].c_str(), fromHex(r[9]), fromHex(r[10])};
+  if (!r[11].is_null()) u.totp_last_step = r[11].as<std::int64_t>();
+  u.failed_logins = r[12].as<int>();
+  u.locked = r[13].as<bool>();
+  u.lockout_active = r[14].as<bool>();
+  u.created_at = r[15].c_str();
+  return u;
+}
+
+std::optional<User> one(const pqxx::result& r) {
+  if (r.empty()) return std::nullopt;
+  return readUser(r[0]);
+}
+
+}  // namespace
+
+bool User::hasRole(const std::string& r) const {
+  return std::find(roles.begin(), roles.end(), r) != roles.end();
+}
+
+std::optional<User> Store::userByName(const std::string& username) {
+  return inTx(*pool_, [&](pqxx::work& tx) {
+    return one(tx.exec_params("SELECT " + kUserColumns + " FROM users WHERE username = $1", username));
+  });
+}
+
+std::optional<User> Store::userById(std::int64_t id) {
+  return inTx(*pool_, [&](pqxx::work& tx) {
+    return one(tx.exec_params("SELECT " + kUserColumns + " FROM users WHERE id = $1", id));
+  });
+}
+
+std::vector<User> Store::listUsers(const Page& page) {
+  return inTx(*pool_, [&](pqxx::work& tx) {
+    std::vector<User> out;
+    for (auto& row : tx.exec_params("SELECT " + kUserColumns + " FROM users WHERE id > $1 ORDER BY id LIMIT $2",
+                                    page.after, page.limit))
+      out.push_back(readUser(row));
+    return out;
+  });
+}
+
+std::int64_t Store::countUsers() {
+  return inTx(*pool_, [&](pqxx::work& tx) { return tx.exec("SELECT count(*) FROM users")[0][0].as<std::int64_t>(); });
+}
+
+User Store::createUser(const User& u) {
+  return inTx(*pool_, [&](pqxx::work& tx) {
+    auto r = tx.exec_params(
+        "INSERT INTO users(username, display_name, roles, source, password_hash, must_change_password)"
+        " VALUES ($1, $2, $3::text[], $4, nullif($5, ''), $6) RETURNING " + kUserColumns,
+        u.username, u.display_name, toPgArray(u.roles), u.source, u.password_hash, u.must_change_password);
+    return readUser(r[0]);
+  });
+}
+
+void Store::updateUser(const User& u) {
+  inTx(*pool_, [&](pqxx::work& tx) {
+    // Clearing `locked` also clears a temporary lockout and the failure count (an unlock).
+    tx.exec_params0(
+        "UPDATE users SET display_name = $2, roles = $3::text[], password_hash = nullif($4, ''),"
+        " must_change_password = $5, locked = $6,"
+        " locked_until = CASE WHEN $6 THEN locked_until ELSE NULL END,"
+        " failed_logins = CASE WHEN $6 THEN failed_logins ELSE 0 END, updated_at = now() WHERE id = $1",
+        u.id, u.display_name, toPgArray(u.roles), u.password_hash, u.must_change_password, u.locked);
+  });
+}
+
+bool Store::deleteUser(std::int64_t id) {
+  return inTx(*pool_, [&](pqxx::work& tx) {
+    return tx.exec_params("DELETE FROM users WHERE id = $1", id).affected_rows() > 0;
+  });
+}
+
+std::pair<int, bool> Store::recordLoginFailure(std::int64_t id, int threshold, int lockout_minutes) {
+  return inTx(*pool_, [&](pqxx::work& tx) {
+    auto r = tx.exec_params(
+        "UPDATE users SET failed_logins = failed_logins + 1,"
+        " locked_until = CASE WHEN failed_logins + 1 >= $2 THEN now() + make_interval(mins => $3)"
+        "                     ELSE locked_until END"
+        " WHERE id = $1 RETURNING failed_logins",
+        id, threshold, lockout_minutes);
+    int n = r.empty() ? 0 : r[0][0].as<int>();
+    return std::pair<int, bool>{n, n == threshold};
+  });
+}
+
+void Store::recordLoginSuccess(std::int64_t id) {
+  inTx(*pool_, [&](pqxx::work& tx) {
+    tx.exec_params0("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1", id);
+  });
+}
+
+void Store::setTotp(std::int64_t id, const std::optional<crypto::Envelope>& env, bool enrolled) {
+  inTx(*pool_, [&](pqxx::work& tx) {
+    if (env)
+      tx.exec_params0(
+          "UPDATE users SET totp_key_id = $2, totp_wrapped_key = $3::bytea, totp_ciphertext = $4::bytea,"
+          " totp_enrolled = $5, updated_at = now() WHERE id = $1",
+          id, env->master_key_id, toPgBytea(env->wrapped_key), toPgBytea(env->ciphertext), enrolled);
+    else
+      tx.exec_params0(
+          "UPDATE users SET totp_key_id = NULL, totp_wrapped_key = NULL, totp_ciphertext = NULL,"
+          " totp_enrolled = false, totp_last_step = NULL, updated_at = now() WHERE id = $1", id);
+  });
+}
+
+bool Store::advanceTotpStep(std::int64_t id, std::int64_t step) {
+  return inTx(*pool_, [&](pqxx::work& tx) {
+    return tx.exec_params("UPDATE users SET totp_last_step = $2 WHERE id = $1"
+                          " AND (totp_last_step IS NULL OR totp_last_step < $2)", id, step)
+               .affected_rows() == 1;
+  });
+}
+
+User Store::upsertLdapUser(const std::string& username, const std::string& display_name,
+                           const std::vector<std::string>& roles) {
+  return inTx(*pool_, [&](pqxx::work& tx) {
+    auto r = tx.exec_params(
+        "INSERT INTO users(username, display_name, roles, source) VALUES ($1, $2, $3::text[], 'ldap')"
+        " ON CONFLICT (username) DO UPDATE SET display_name = EXCLUDED.display_name,"
+        " roles = EXCLUDED.roles, updated_at = now() WHERE users.source = 'ldap'"
+        " RETURNING " + kUserColumns,
+        username, display_name, toPgArray(roles));
+    if (r.empty()) throw Conflict("a local user named '" + username + "' already exists");
+    return readUser(r[0]);
+  });
+}
+
+void Store::createPortalSession(const Bytes& token_hash, std::int64_t user_id, const std::string& csrf,
+                                const std::string& source_addr, int absolute_hours) {
+  inTx(*pool_, [&](pqxx::work& tx) {
+    // Expired sessions are swept here rather than by a timer: logins are rare, the table small.
+    tx.exec0("DELETE FROM portal_sessions WHERE expires_at < now()");
+    tx.exec_params0(
+        "INSERT INTO portal_sessions(token_hash, user_id, csrf_token, source_addr, expires_at)"
+        " VALUES ($1::bytea, $2, $3, $4, now() + make_interval(hours => $5))",
+        toPgBytea(token_hash), user_id, csrf, source_addr, absolute_hours);
+  });
+}
+
+std::optional<PortalSession> Store::touchPortalSession(const Bytes& token_hash, int idle_minutes) {
+  return inTx(*pool_, [&](pqxx::work& tx) -> std::optional<PortalSession> {
+    auto r = tx.exec_params(
+        "UPDATE portal_sessions SET last_seen = now() WHERE token_hash = $1::bytea AND expires_at > now()"
+        " AND last_seen > now() - make_interval(mins => $2) RETURNING user_id, csrf_token",
+        toPgBytea(token_hash), idle_minutes);
+    if (r.empty()) return std::nullopt;
+    return PortalSession{r[0][0].as<std::int64_t>(), r[0][1].c_str()};
+  });
+}
+
+void Store::deletePortalSession(const Bytes& token_hash) {
+  inTx(*pool_, [&](pqxx::work& tx) {
+    tx.exec_params0("DELETE FROM portal_sessions WHERE token_hash = $1::bytea", toPgBytea(token_hash));
+  });
+}
+
+void Store::deleteUserPortalSessions(std::int64_t user_id) {
+  inTx(*pool_, [&](pqxx::work& tx) { tx.exec_params0("DELETE FROM portal_sessions WHERE user_id = $1", user_id); });
+}
+
+}  // namespace vigil::store
