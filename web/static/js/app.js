@@ -1,0 +1,201 @@
+// The portal shell: session bootstrap, hash router, top bar and role-based navigation.
+import * as api from './api.js';
+import { h, replace } from './dom.js';
+import {
+  setSession, clearSession, currentUser, hasRole, isVaultAdmin,
+  setManagesSafes, managesSafes, ROLE_LABELS,
+} from './session.js';
+import { badge, emptyState, notify, clearToasts } from './ui.js';
+import * as loginView from './views/login.js';
+import * as myAccountsView from './views/my-accounts.js';
+import * as safesView from './views/safes.js';
+import * as safeDetailView from './views/safe-detail.js';
+import * as targetsView from './views/targets.js';
+import * as accountsView from './views/accounts.js';
+import * as usersView from './views/users.js';
+import * as auditView from './views/audit.js';
+import * as profileView from './views/profile.js';
+
+const canSeeSafes = () => isVaultAdmin() || managesSafes();
+
+// Order = order in the navigation bar. `allowed` decides both the link and access to the page.
+const ROUTES = [
+  { path: 'my-accounts', title: 'My accounts', view: myAccountsView, nav: true, allowed: () => true },
+  { path: 'safes', title: 'Safes', view: safesView, nav: true, allowed: canSeeSafes },
+  { path: 'safes/:id', title: 'Safe', view: safeDetailView, allowed: canSeeSafes },
+  { path: 'targets', title: 'Targets', view: targetsView, nav: true, allowed: isVaultAdmin },
+  { path: 'accounts', title: 'Accounts', view: accountsView, nav: true, allowed: isVaultAdmin },
+  { path: 'users', title: 'Users', view: usersView, nav: true, allowed: () => hasRole('superuser') },
+  { path: 'audit', title: 'Audit log', view: auditView, nav: true, allowed: () => hasRole('auditor', 'superuser') },
+  { path: 'profile', title: 'Profile', view: profileView, nav: true, allowed: () => true },
+];
+
+const DEFAULT_ROUTE = 'my-accounts';
+const main = document.getElementById('main');
+const topbar = document.getElementById('topbar');
+let pendingRoute = null; // where to go after logging in
+
+function currentPath() {
+  const hash = window.location.hash;
+  return hash.startsWith('#/') ? decodeURIComponent(hash.slice(2)) : '';
+}
+
+export function navigate(path) {
+  const target = '#/' + path;
+  if (window.location.hash === target) route();
+  else window.location.hash = target;
+}
+
+function match(path) {
+  const parts = path.split('/').filter(Boolean);
+  for (const r of ROUTES) {
+    const pattern = r.path.split('/');
+    if (pattern.length !== parts.length) continue;
+    const params = {};
+    const ok = pattern.every((seg, i) => {
+      if (seg.startsWith(':')) { params[seg.slice(1)] = parts[i]; return true; }
+      return seg === parts[i];
+    });
+    if (ok) return { route: r, params };
+  }
+  return null;
+}
+
+function renderLogin(message) {
+  topbar.hidden = true;
+  document.title = 'Sign in · Vigil';
+  loginView.render(main, { message, onLoggedIn });
+}
+
+async function onLoggedIn(body) {
+  await startSession(body);
+  const user = currentUser();
+  const next = pendingRoute && pendingRoute !== 'login' ? pendingRoute
+    : (user.must_change_password ? 'profile' : DEFAULT_ROUTE);
+  pendingRoute = null;
+  navigate(next);
+}
+
+async function startSession(body) {
+  setSession(body.user, body.csrf_token);
+  setManagesSafes(false);
+  if (!isVaultAdmin()) {
+    // Members holding `manage` on a safe get the Safes page too.
+    try {
+      const safes = await api.listAll('/safes');
+      setManagesSafes(safes.some((s) => (s.my_permissions || []).includes('manage')));
+    } catch {
+      setManagesSafes(false);
+    }
+  }
+  renderTopbar();
+}
+
+function renderTopbar() {
+  const user = currentUser();
+  const nav = document.getElementById('nav');
+  const links = ROUTES.filter((r) => r.nav && r.allowed())
+    .map((r) => h('a', { href: '#/' + r.path, class: 'nav-link', dataset: { route: r.path }, text: r.title }));
+  replace(nav, links);
+  const roles = (user.roles || []).map((r) => badge(ROLE_LABELS[r] || r, 'role'));
+  replace(document.getElementById('userbox'),
+    h('div', { class: 'user-id' },
+      h('span', { class: 'user-name', id: 'current-user', text: user.display_name || user.username }),
+      user.display_name && user.display_name !== user.username
+        ? h('span', { class: 'user-login', text: user.username }) : null),
+    h('span', { class: 'badge-list user-roles', id: 'current-roles' }, roles),
+    h('button', { type: 'button', class: 'btn btn-ghost btn-on-dark', id: 'logout', onClick: logout, text: 'Log out' }));
+  topbar.hidden = false;
+}
+
+function markActiveNav(path) {
+  for (const link of document.querySelectorAll('#nav .nav-link')) {
+    const active = path === link.dataset.route || path.startsWith(link.dataset.route + '/');
+    if (active) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+}
+
+async function logout() {
+  let failure = null;
+  try {
+    await api.post('/auth/logout', {}, { auth: false });
+  } catch (error) {
+    if (error.status !== 401) failure = error;
+  }
+  clearSession();
+  clearToasts();
+  for (const dialog of document.querySelectorAll('dialog')) dialog.close();
+  pendingRoute = null;
+  window.location.hash = '#/login';
+  if (failure) notify(`The server could not end the session: ${failure.message}`, 'error');
+}
+
+function route() {
+  const path = currentPath();
+  if (!currentUser()) {
+    if (path && path !== 'login') pendingRoute = path;
+    if (path !== 'login') { window.location.hash = '#/login'; return; }
+    renderLogin();
+    return;
+  }
+  if (path === 'login' || path === '') { navigate(DEFAULT_ROUTE); return; }
+  const found = match(path);
+  main.replaceChildren();
+  if (!found) {
+    document.title = 'Not found · Vigil';
+    markActiveNav('');
+    main.append(emptyState('Page not found', `There is no page at “${path}”.`,
+      h('a', { href: '#/' + DEFAULT_ROUTE, class: 'btn', text: 'Go to My accounts' })));
+    return;
+  }
+  const { route: r, params } = found;
+  markActiveNav(path);
+  document.title = `${r.title} · Vigil`;
+  if (!r.allowed()) {
+    main.append(emptyState('No access', 'Your roles do not include access to this page. Ask a Vigil superuser if you need it.'));
+    return;
+  }
+  r.view.render(main, { params, navigate, user: currentUser(), refreshTopbar: renderTopbar });
+  if (document.activeElement === document.body || !main.contains(document.activeElement)) {
+    main.focus({ preventScroll: true });
+  }
+}
+
+api.setUnauthenticatedHandler(() => {
+  if (!currentUser()) return;
+  clearSession();
+  clearToasts();
+  for (const dialog of document.querySelectorAll('dialog')) dialog.close();
+  const path = currentPath();
+  pendingRoute = path && path !== 'login' ? path : null;
+  topbar.hidden = true;
+  renderLogin('Your session has ended. Please sign in again.');
+  if (currentPath() !== 'login') history.replaceState(null, '', '#/login');
+});
+
+document.getElementById('skip-link').addEventListener('click', (event) => {
+  event.preventDefault();
+  main.focus();
+});
+
+async function boot() {
+  try {
+    const body = await api.get('/me', { auth: false });
+    await startSession(body);
+  } catch (error) {
+    clearSession();
+    if (error.status !== 401) {
+      const path = currentPath();
+      if (path && path !== 'login') pendingRoute = path;
+      renderLogin(error.status === 0 ? error.message : null);
+      if (currentPath() !== 'login') history.replaceState(null, '', '#/login');
+      window.addEventListener('hashchange', route);
+      return;
+    }
+  }
+  window.addEventListener('hashchange', route);
+  route();
+}
+
+boot();

@@ -1,0 +1,80 @@
+// Safe policy: form fields, reading them back, and a compact summary.
+import { h } from './dom.js';
+import { field, checkbox, checkboxGroup, checkedValues, badge } from './ui.js';
+
+export const PROTOCOLS = [
+  { value: 'ssh', label: 'SSH', port: 22 },
+  { value: 'rdp', label: 'RDP', port: 3389 },
+  { value: 'tds', label: 'SQL Server (TDS)', port: 1433 },
+  { value: 'postgres', label: 'PostgreSQL', port: 5432 },
+];
+
+export const DEFAULT_POLICY = {
+  record_sessions: true,
+  live_monitoring: true,
+  require_dual_authorization: false,
+  retention_days: 365,
+  allowed_protocols: PROTOCOLS.map((p) => p.value),
+};
+
+export const PERMISSIONS = [
+  { value: 'connect', label: 'Connect' },
+  { value: 'view_recordings', label: 'View recordings' },
+  { value: 'monitor_live', label: 'Monitor live' },
+  { value: 'manage', label: 'Manage' },
+];
+
+/** The policy part of a safe form. */
+export function policyFieldset(policy = DEFAULT_POLICY, { disabled = false } = {}) {
+  const p = { ...DEFAULT_POLICY, ...(policy || {}) };
+  const retention = h('input', {
+    name: 'retention_days', type: 'number', min: '1', max: '36500', step: '1', required: true,
+    value: String(p.retention_days), class: 'input-narrow',
+  });
+  const fs = h('fieldset', { class: 'policy-fieldset', disabled },
+    h('legend', { text: 'Policy' }),
+    h('div', { class: 'checkbox-row' },
+      checkbox('record_sessions', 'Record sessions', p.record_sessions),
+      checkbox('live_monitoring', 'Live monitoring', p.live_monitoring),
+      checkbox('require_dual_authorization', 'Dual authorization', p.require_dual_authorization)),
+    field('Retention (days)', retention, 'How long recordings are kept: 1 to 36500 days.'),
+    checkboxGroup('Allowed protocols', 'allowed_protocols', PROTOCOLS, p.allowed_protocols || []));
+  return fs;
+}
+
+export function readPolicy(form) {
+  const bool = (name) => Boolean(form.querySelector(`input[name="${name}"]`).checked);
+  return {
+    record_sessions: bool('record_sessions'),
+    live_monitoring: bool('live_monitoring'),
+    require_dual_authorization: bool('require_dual_authorization'),
+    retention_days: Number.parseInt(form.querySelector('input[name="retention_days"]').value, 10),
+    allowed_protocols: checkedValues(form, 'allowed_protocols'),
+  };
+}
+
+export function validatePolicy(policy) {
+  if (!Number.isInteger(policy.retention_days) || policy.retention_days < 1 || policy.retention_days > 36500) {
+    return 'Retention must be a whole number of days between 1 and 36500.';
+  }
+  return null;
+}
+
+export function protocolLabel(value) {
+  const p = PROTOCOLS.find((x) => x.value === value);
+  return p ? p.label : String(value || '');
+}
+
+/** Badges summarising a policy. */
+export function policySummary(policy) {
+  const p = policy || {};
+  const protocols = p.allowed_protocols || [];
+  return h('span', { class: 'badge-list policy-summary' },
+    p.record_sessions ? badge('Recorded', 'info') : badge('Not recorded', 'warn'),
+    p.live_monitoring ? badge('Live monitoring', 'info') : null,
+    p.require_dual_authorization ? badge('Dual authorization', 'info') : null,
+    p.retention_days ? badge(`${p.retention_days} days`, 'neutral') : null,
+    protocols.length
+      ? badge(protocols.map((x) => x.toUpperCase()).join(' · '), 'protocol')
+      : badge('No protocols', 'warn'));
+}
