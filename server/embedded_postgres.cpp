@@ -132,14 +132,15 @@ void EmbeddedPostgres::start(const std::function<void(const std::string&)>& prog
                                  "-o", opts}));
     if (r.exit_code != 0)
       throw std::runtime_error("embedded postgres: pg_ctl start failed:\n" + r.output + "\nlog tail:\n" + tail(log, 20));
+    owns_ = true;
   }
   started_ = true;
   store::ensureDatabase(connectionString(), "vigil");
 }
 
 void EmbeddedPostgres::stop() {
-  if (!started_) return;
-  started_ = false;
+  if (!started_ || !owns_) return;
+  started_ = owns_ = false;
   auto r = runProcess(asOwner({tool("pg_ctl"), "stop", "-D", (dir_ / "data").string(), "-m", "fast", "-w", "-t", "60"}));
   if (r.exit_code != 0) throw std::runtime_error("embedded postgres: pg_ctl stop failed:\n" + r.output);
 }

@@ -19,8 +19,11 @@ class EmbeddedPostgres {
   /// Creates (first time) and starts the cluster, and creates the `vigil` database. `progress`
   /// receives human-readable steps. Throws std::runtime_error with PostgreSQL's own message.
   void start(const std::function<void(const std::string&)>& progress = {});
-  /// Fast shutdown; idempotent.
+  /// Fast shutdown of a cluster this object started (or adopted); idempotent.
   void stop();
+  /// Makes stop() shut down a cluster that was already running when start() found it (a
+  /// leftover of a killed `vigil serve`). CLI commands leave it alone instead.
+  void adoptRunning() { owns_ = started_; }
   /// libpq connection string for the `vigil` database.
   std::string connectionString() const;
   bool running() const { return started_; }
@@ -32,7 +35,8 @@ class EmbeddedPostgres {
   std::filesystem::path dir_;
   std::string bin_dir_;
   bool as_postgres_user_ = false;
-  bool started_ = false;
+  bool started_ = false;  // running and usable
+  bool owns_ = false;     // stop() shuts it down
   std::string password_;
 };
 

@@ -27,8 +27,20 @@ struct ZeroingAllocator {
 
 /// Bytes that are zeroed when released. Use for keys and plaintext secrets.
 using SecureBytes = std::vector<std::uint8_t, ZeroingAllocator<std::uint8_t>>;
-/// A string that is zeroed when released (passwords, TOTP secrets, private keys).
-using SecureString = std::basic_string<char, std::char_traits<char>, ZeroingAllocator<char>>;
+/// A string that is zeroed when released (passwords, TOTP secrets, private keys). The allocator
+/// wipes heap buffers; the destructor also wipes the small-string buffer inside the object,
+/// which short secrets (most passwords, every TOTP code) never leave.
+class SecureString : public std::basic_string<char, std::char_traits<char>, ZeroingAllocator<char>> {
+  using Base = std::basic_string<char, std::char_traits<char>, ZeroingAllocator<char>>;
+
+ public:
+  using Base::Base;
+  SecureString(const SecureString&) = default;
+  SecureString(SecureString&&) noexcept = default;
+  SecureString& operator=(const SecureString&) = default;
+  SecureString& operator=(SecureString&&) noexcept = default;
+  ~SecureString() { OPENSSL_cleanse(this->data(), this->capacity()); }
+};
 
 /// Plain (non-secret) bytes: ciphertexts, nonces, hashes.
 using Bytes = std::vector<std::uint8_t>;

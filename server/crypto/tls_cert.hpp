@@ -1,5 +1,6 @@
 #pragma once
-// A self-signed TLS certificate for first start (ECDSA P-256, SAN localhost/127.0.0.1/hostname).
+// A self-signed TLS certificate for first start (ECDSA P-256, SAN: the given DNS names - or
+// "localhost" when none - plus IP 127.0.0.1). Part of vigil_crypto: needs OpenSSL only.
 #include <filesystem>
 #include <string>
 #include <vector>

@@ -38,7 +38,7 @@ std::vector<Account> Store::listAccounts(const Page& page, const AccountFilter& 
         " AND (NOT $6 OR t.protocol = ANY(s.allowed_protocols))"
         " ORDER BY a.id LIMIT $2";
     std::vector<Account> out;
-    for (auto& row : tx.exec_params(sql, page.after, page.limit, f.safe_id, f.member_user_id,
+    for (const auto& row : tx.exec_params(sql, page.after, page.limit, f.safe_id, f.member_user_id,
                                     f.required_permission, f.only_allowed_protocols))
       out.push_back(readAccount(row));
     return out;
@@ -101,7 +101,7 @@ bool Store::deleteAccount(std::int64_t id) {
 std::vector<std::pair<std::string, Bytes>> Store::vaultKeyChecks() {
   return inTx(*pool_, [&](pqxx::work& tx) {
     std::vector<std::pair<std::string, Bytes>> out;
-    for (auto& row : tx.exec("SELECT key_id, encode(key_check, 'hex') FROM vault_keys WHERE retired_at IS NULL"))
+    for (const auto& row : tx.exec("SELECT key_id, encode(key_check, 'hex') FROM vault_keys WHERE retired_at IS NULL"))
       out.emplace_back(row[0].c_str(), fromHex(row[1]));
     return out;
   });
@@ -130,7 +130,7 @@ std::vector<Store::WrappedSecret> Store::secretsNotUnder(const std::string& curr
         "(SELECT 'users', id, totp_key_id, encode(totp_wrapped_key, 'hex'), encode(totp_ciphertext, 'hex')"
         "  FROM users WHERE totp_key_id IS NOT NULL AND totp_key_id <> $1 ORDER BY id LIMIT $2)",
         current_id, limit);
-    for (auto& row : r)
+    for (const auto& row : r)
       out.push_back({row[0].c_str(), row[1].as<std::int64_t>(),
                      crypto::Envelope{row[2].c_str(), fromHex(row[3]), fromHex(row[4])}});
     return out;
@@ -175,7 +175,7 @@ std::vector<AuditEntry> Store::listAudit(const Page& page, const AuditFilter& f)
         " details::text FROM audit_log WHERE id > $1 AND ($3::text IS NULL OR actor = $3)"
         " AND ($4::text IS NULL OR action = $4) ORDER BY id LIMIT $2",
         page.after, page.limit, f.actor, f.action);
-    for (auto& row : r) {
+    for (const auto& row : r) {
       AuditEntry e;
       e.id = row[0].as<std::int64_t>();
       e.at = row[1].c_str();

@@ -10,22 +10,6 @@
 
 #include "server/store/store.hpp"
 
-// libpqxx 6 has no parameter conversion for std::optional: an empty optional is sent as NULL.
-namespace pqxx {
-template <typename T>
-struct string_traits<std::optional<T>> {
-  static constexpr const char* name() noexcept { return "optional"; }
-  static constexpr bool has_null() noexcept { return true; }
-  static bool is_null(const std::optional<T>& v) { return !v.has_value(); }
-  static std::optional<T> null() { return std::nullopt; }
-  static void from_string(const char s[], std::optional<T>& v) {
-    T t;
-    string_traits<T>::from_string(s, t);
-    v = std::move(t);
-  }
-  static std::string to_string(const std::optional<T>& v) { return string_traits<T>::to_string(*v); }
-};
-}  // namespace pqxx
 
 namespace vigil::store {
 

@@ -58,7 +58,7 @@ std::vector<Safe> Store::listSafes(const Page& page, std::optional<std::int64_t>
                          page.after, page.limit, *member_user_id)
         : tx.exec_params("SELECT " + kSafeColumns + " FROM safes s WHERE s.id > $1 ORDER BY s.id LIMIT $2",
                          page.after, page.limit);
-    for (auto& row : r) out.push_back(readSafe(row));
+    for (const auto& row : r) out.push_back(readSafe(row));
     return out;
   });
 }
@@ -102,7 +102,7 @@ bool Store::deleteSafe(std::int64_t id) {
 std::vector<SafeMember> Store::listMembers(std::int64_t safe_id) {
   return inTx(*pool_, [&](pqxx::work& tx) {
     std::vector<SafeMember> out;
-    for (auto& row : tx.exec_params(kMemberSelect + "WHERE m.safe_id = $1 ORDER BY u.username", safe_id))
+    for (const auto& row : tx.exec_params(kMemberSelect + "WHERE m.safe_id = $1 ORDER BY u.username", safe_id))
       out.push_back(readMember(row));
     return out;
   });
@@ -119,7 +119,7 @@ std::optional<SafeMember> Store::membership(std::int64_t safe_id, std::int64_t u
 std::vector<SafeMember> Store::membershipsOf(std::int64_t user_id) {
   return inTx(*pool_, [&](pqxx::work& tx) {
     std::vector<SafeMember> out;
-    for (auto& row : tx.exec_params(kMemberSelect + "WHERE m.user_id = $1", user_id)) out.push_back(readMember(row));
+    for (const auto& row : tx.exec_params(kMemberSelect + "WHERE m.user_id = $1", user_id)) out.push_back(readMember(row));
     return out;
   });
 }
@@ -144,7 +144,7 @@ bool Store::removeMember(std::int64_t safe_id, std::int64_t user_id) {
 std::vector<Target> Store::listTargets(const Page& page) {
   return inTx(*pool_, [&](pqxx::work& tx) {
     std::vector<Target> out;
-    for (auto& row : tx.exec_params("SELECT " + kTargetColumns + " FROM targets WHERE id > $1 ORDER BY id LIMIT $2",
+    for (const auto& row : tx.exec_params("SELECT " + kTargetColumns + " FROM targets WHERE id > $1 ORDER BY id LIMIT $2",
                                     page.after, page.limit))
       out.push_back(readTarget(row));
     return out;

@@ -116,8 +116,9 @@ class Store {
   };
   std::vector<AuditEntry> listAudit(const Page& page, const AuditFilter& f);
 
+  struct Pool;  // defined in pool.hpp (server/store only)
+
  private:
-  struct Pool;
   std::unique_ptr<Pool> pool_;
 };
 

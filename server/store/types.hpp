@@ -10,6 +10,8 @@
 
 namespace vigil::store {
 
+using crypto::Bytes;
+
 /// A unique constraint was violated (duplicate name...). `what()` names the constraint's subject.
 struct Conflict : std::runtime_error {
   using std::runtime_error::runtime_error;

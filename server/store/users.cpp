@@ -57,7 +57,7 @@ std::optional<User> Store::userById(std::int64_t id) {
 std::vector<User> Store::listUsers(const Page& page) {
   return inTx(*pool_, [&](pqxx::work& tx) {
     std::vector<User> out;
-    for (auto& row : tx.exec_params("SELECT " + kUserColumns + " FROM users WHERE id > $1 ORDER BY id LIMIT $2",
+    for (const auto& row : tx.exec_params("SELECT " + kUserColumns + " FROM users WHERE id > $1 ORDER BY id LIMIT $2",
                                     page.after, page.limit))
       out.push_back(readUser(row));
     return out;

@@ -1,0 +1,103 @@
+// `vigil serve`: the main job. First start: data directory, embedded PostgreSQL, migrations,
+// master key, TLS certificate and an initial superuser with a one-time password; later starts
+// reuse all of it.
+#include <signal.h>
+#include <unistd.h>
+
+#include <iostream>
+
+#include <spdlog/spdlog.h>
+
+#include "server/auth/password.hpp"
+#include "server/cli/commands.hpp"
+#include "server/crypto/tls_cert.hpp"
+#include "server/logging.hpp"
+#include "server/runtime.hpp"
+#include "server/services/auth_service.hpp"
+#include "web/api/api.hpp"
+#include "web/https_server.hpp"
+
+namespace vigil::cli {
+namespace {
+
+void createInitialSuperuser(Runtime& rt, services::AuthService& auth) {
+  if (rt.store->countUsers() > 0) return;
+  std::string pw = auth::generatePassword(20);
+  store::User u;
+  u.username = "admin";
+  u.display_name = "Initial superuser";
+  u.roles = {"superuser"};
+  u.password_hash = auth.hashPassword(pw);
+  u.must_change_password = true;
+  auto created = rt.store->createUser(u);
+  rt.store->audit({0, "", std::nullopt, "vigil", "", "user_create", "user", std::to_string(created.id), "ok",
+                   R"({"username":"admin","roles":["superuser"],"initial":true})"});
+  // Shown once on the console, never logged; the first login must replace it.
+  std::cout << "Initial superuser: admin  password: " << pw << "\n"
+            << "  (one-time password: change it at first login)" << std::endl;
+  crypto::wipe(pw);
+}
+
+int serve(const GlobalOptions& g) {
+  Config cfg = loadConfig(g.config_file);
+  Runtime rt(cfg);
+  if (!rt.lockForServe()) {
+    std::cerr << "vigil: another `vigil serve` is already using " << cfg.data_dir << "\n";
+    return kExitFailure;
+  }
+  setupLogging(cfg, true);
+
+  // Signals are taken synchronously by this thread; block them before any thread starts.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto progress = [](const std::string& s) { spdlog::info("{}", s); };
+  rt.openDatabase(progress);
+  if (rt.pg) rt.pg->adoptRunning();
+  rt.openVault(true);
+  char host[256] = "localhost";
+  gethostname(host, sizeof host - 1);
+  if (ensureSelfSignedCertificate(cfg.certPath(), cfg.keyPath(), {"localhost", host}))
+    spdlog::info("generated a self-signed TLS certificate {} (replace it with tls.cert_file/tls.key_file)",
+                 cfg.certPath().string());
+
+  services::AuthService auth(rt.cfg, *rt.store, *rt.vault);
+  createInitialSuperuser(rt, auth);
+  web::Api api({rt.cfg, *rt.store, *rt.vault, auth});
+
+  web::HttpsServerOptions opts;
+  opts.bind_address = cfg.listen.address;
+  opts.port = cfg.listen.port;
+  opts.cert_file = cfg.certPath().string();
+  opts.key_file = cfg.keyPath().string();
+  opts.max_body_bytes = cfg.http.max_body_bytes;
+  opts.header_timeout_seconds = cfg.http.header_timeout_seconds;
+  opts.idle_timeout_seconds = cfg.http.idle_timeout_seconds;
+  opts.io_threads = cfg.http.io_threads;
+  opts.worker_threads = cfg.http.worker_threads;
+  web::HttpsServer server(opts, [&api](const web::HttpRequest& r) { return api.handle(r); });
+  server.start();
+
+  spdlog::info("listening on {}:{}", cfg.listen.address, server.port());
+  std::cout << "TLS certificate SHA-256: " << certificateFingerprint(cfg.certPath()) << "\n"
+            << "Portal: " << cfg.publicUrl(server.port()) << std::endl;
+
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  spdlog::info("received signal {}, shutting down", sig);
+  server.stop();
+  return kExitOk;  // Runtime's destructor closes the pool and stops the embedded cluster
+}
+
+}  // namespace
+
+void addServe(CLI::App& app, GlobalOptions& g, std::function<int()>& run) {
+  auto* cmd = app.add_subcommand("serve", "Run the server: HTTPS portal and API (embedded PostgreSQL unless database.url is set)");
+  cmd->callback([&] { run = [&] { return serve(g); }; });
+}
+
+}  // namespace vigil::cli

@@ -1,0 +1,41 @@
+// vigil: the privileged session manager. `vigil --help` lists the subcommands.
+#include <iostream>
+
+#include "server/cli/commands.hpp"
+#include "server/config.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Vigil - privileged session manager: vault, session proxy, recording, review"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string(VIGIL_VERSION));
+  vigil::cli::GlobalOptions g;
+  app.add_option("-c,--config", g.config_file, "YAML configuration file (docs/config.md); default: built-in defaults")
+      ->envname("VIGIL_CONFIG");
+  std::function<int()> run;
+  vigil::cli::addServe(app, g, run);
+  vigil::cli::addMigrate(app, g, run);
+  vigil::cli::addUser(app, g, run);
+  vigil::cli::addVault(app, g, run);
+  vigil::cli::addVersion(app, g, run);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return vigil::cli::kExitUsage;
+  }
+  try {
+    return run ? run() : vigil::cli::kExitUsage;
+  } catch (const vigil::ConfigError& e) {
+    std::cerr << "vigil: " << e.what() << "\n";
+    return vigil::cli::kExitFailure;
+  } catch (const std::exception& e) {
+    std::cerr << "vigil: " << e.what() << "\n";
+    return vigil::cli::kExitFailure;
+  }
+}

@@ -1,0 +1,70 @@
+#pragma once
+// Portal authentication: password (Argon2id) or LDAP bind, TOTP second factor with replay
+// protection, lockout after repeated failures, and server-side portal sessions. Every outcome
+// is written to the audit log. Thread-safe.
+#include <optional>
+#include <string>
+
+#include "server/config.hpp"
+#include "server/services/vault.hpp"
+#include "server/store/store.hpp"
+
+namespace vigil::services {
+
+struct LoginRequest {
+  std::string username;
+  std::string password;  // wiped by login()
+  std::string totp;
+  std::string source_addr;
+};
+
+enum class LoginStatus { Ok, InvalidCredentials, MfaRequired, Locked, Unavailable };
+
+struct LoginResult {
+  LoginStatus status = LoginStatus::InvalidCredentials;
+  std::optional<store::User> user;
+  std::string session_token;  // cookie value (only on Ok); never stored, never logged
+  std::string csrf_token;
+};
+
+struct AuthContext {
+  store::User user;
+  std::string csrf_token;
+};
+
+struct MfaEnrollment {
+  crypto::SecureString secret_base32;
+  std::string otpauth_uri;
+};
+
+class AuthService {
+ public:
+  AuthService(const Config& cfg, store::Store& store, Vault& vault) : cfg_(cfg), store_(store), vault_(vault) {}
+
+  LoginResult login(LoginRequest req);
+  /// Validates a cookie value: the session exists, is within its idle and absolute limits, and
+  /// its user is not locked. Touches the idle timer.
+  std::optional<AuthContext> authenticate(const std::string& session_token);
+  void logout(const std::string& session_token, const store::User& user, const std::string& source_addr);
+
+  /// Starts enrolment: a new secret is stored (pending) and returned once. Refused (nullopt) when
+  /// the user already has TOTP enrolled.
+  std::optional<MfaEnrollment> beginMfaEnrollment(const store::User& user, const std::string& source_addr);
+  /// Confirms enrolment with a code from the authenticator. False on a wrong code.
+  bool confirmMfaEnrollment(const store::User& user, const std::string& code, const std::string& source_addr);
+
+  /// Hashes a new password with the configured Argon2 parameters.
+  std::string hashPassword(std::string_view password) const;
+  bool verifyPassword(std::string_view password, const store::User& user) const;
+
+ private:
+  bool checkTotp(const store::User& user, const std::string& code, bool pending);
+  void auditLogin(const std::optional<store::User>& u, const std::string& username, const std::string& addr,
+                  const std::string& outcome, const std::string& reason);
+
+  const Config& cfg_;
+  store::Store& store_;
+  Vault& vault_;
+};
+
+}  // namespace vigil::services

@@ -1,0 +1,173 @@
+// The request pipeline: static files, then /api/v1 routes with JSON parsing, session cookie,
+// CSRF check, the must-change-password gate, and one place that turns failures into JSON errors.
+#include "web/api/api.hpp"
+
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+
+#include "server/crypto/random.hpp"
+#include "web/api/context.hpp"
+
+namespace vigil::web {
+namespace {
+
+std::optional<std::vector<std::string>> matchRoute(std::string_view pattern, std::string_view path) {
+  std::vector<std::string> params;
+  while (!pattern.empty() || !path.empty()) {
+    if (pattern.empty() || path.empty()) return std::nullopt;
+    auto ps = pattern.find('/', 1);
+    auto qs = path.find('/', 1);
+    std::string_view pseg = pattern.substr(0, ps), qseg = path.substr(0, qs);
+    if (pseg == "/{id}") {
+      if (qseg.size() < 2) return std::nullopt;
+      params.emplace_back(qseg.substr(1));
+    } else if (pseg != qseg) {
+      return std::nullopt;
+    }
+    pattern = ps == std::string_view::npos ? std::string_view{} : pattern.substr(ps);
+    path = qs == std::string_view::npos ? std::string_view{} : path.substr(qs);
+  }
+  return params;
+}
+
+std::string cookieValue(const HttpRequest& req, std::string_view name) {
+  auto h = req.header("cookie");
+  if (!h) return {};
+  std::string_view c = *h;
+  while (!c.empty()) {
+    auto semi = c.find(';');
+    std::string_view part = c.substr(0, semi);
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    if (part.size() > name.size() && part.substr(0, name.size()) == name && part[name.size()] == '=')
+      return std::string(part.substr(name.size() + 1));
+    if (semi == std::string_view::npos) break;
+    c.remove_prefix(semi + 1);
+  }
+  return {};
+}
+
+std::string contentTypeFor(const std::filesystem::path& p) {
+  static const std::pair<const char*, const char*> types[] = {
+      {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
+      {".mjs", "text/javascript; charset=utf-8"}, {".css", "text/css; charset=utf-8"},
+      {".svg", "image/svg+xml"}, {".png", "image/png"}, {".ico", "image/x-icon"},
+      {".json", "application/json"}, {".woff2", "font/woff2"}, {".map", "application/json"}};
+  const std::string ext = p.extension().string();
+  for (auto& [e, t] : types)
+    if (ext == e) return t;
+  return "application/octet-stream";
+}
+
+bool isStateChanging(const std::string& m) { return m == "POST" || m == "PUT" || m == "PATCH" || m == "DELETE"; }
+
+}  // namespace
+
+struct Api::Impl {
+  ApiDeps deps;
+  std::vector<Route> routes;
+  std::filesystem::path web_root;
+
+  HttpResponse staticFile(const HttpRequest& req) {
+    if (req.method != "GET" && req.method != "HEAD") return errorResponse(405, "method_not_allowed", "method not allowed");
+    std::string path(req.path());
+    if (path.find("..") != std::string::npos || path.find('\\') != std::string::npos || path.find('\0') != std::string::npos)
+      return errorResponse(404, "not_found", "not found");
+    std::filesystem::path rel = path == "/" ? "index.html" : path.substr(1);
+    std::filesystem::path full = web_root / rel;
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(full, ec)) {
+      // Client-side routes (no extension) get the portal page; missing assets a 404.
+      if (rel.has_extension()) return errorResponse(404, "not_found", "not found");
+      full = web_root / "index.html";
+    }
+    HttpResponse r;
+    r.content_type = contentTypeFor(full);
+    r.file_path = full.string();
+    return r;
+  }
+
+  HttpResponse dispatch(const HttpRequest& req) {
+    const std::string_view path = req.path();
+    if (path == "/healthz") return jsonResponse(200, json{{"status", "ok"}, {"version", VIGIL_VERSION}});
+    if (path.substr(0, 8) != "/api/v1/" && path != "/api/v1") return staticFile(req);
+
+    const Route* route = nullptr;
+    std::vector<std::string> params;
+    bool path_known = false;
+    for (auto& r : routes) {
+      if (auto p = matchRoute(r.pattern, path)) {
+        path_known = true;
+        if (r.method == req.method) {
+          route = &r;
+          params = std::move(*p);
+          break;
+        }
+      }
+    }
+    if (!route) {
+      return path_known ? errorResponse(405, "method_not_allowed", "method not allowed on this resource")
+                        : errorResponse(404, "not_found", "no such endpoint");
+    }
+
+    RequestContext ctx{req, deps, std::nullopt, {}, std::move(params), json::object()};
+    if (route->needs_auth) {
+      ctx.session_token = cookieValue(req, "vigil_session");
+      ctx.auth = deps.auth.authenticate(ctx.session_token);
+      if (!ctx.auth) return errorResponse(401, "unauthenticated", "log in first (no valid session)");
+      if (isStateChanging(req.method)) {
+        auto tok = req.header("x-csrf-token");
+        if (!tok || !crypto::constantTimeEqual(*tok, ctx.auth->csrf_token))
+          return errorResponse(403, "csrf_failed", "missing or wrong X-CSRF-Token header");
+      }
+      // A one-time password must be replaced before the account does anything else.
+      if (ctx.auth->user.must_change_password && path != "/api/v1/me" && path != "/api/v1/me/password" &&
+          path != "/api/v1/auth/logout")
+        return errorResponse(403, "password_change_required", "change your one-time password first");
+    }
+    if (isStateChanging(req.method) && !req.body.empty()) {
+      auto ct = req.header("content-type");
+      if (!ct || ct->substr(0, 16) != "application/json")
+        return errorResponse(415, "unsupported_media_type", "send Content-Type: application/json");
+      try {
+        ctx.body = json::parse(req.body);
+      } catch (const json::parse_error&) {
+        return errorResponse(400, "invalid_json", "the body is not valid JSON (or not valid UTF-8)");
+      }
+      if (!ctx.body.is_object()) return errorResponse(400, "invalid_json", "the body must be a JSON object");
+    }
+    return route->handler(ctx);
+  }
+};
+
+Api::Api(ApiDeps deps) : impl_(std::make_unique<Impl>(Impl{deps, {}, deps.cfg.web_root})) {
+  auto& r = impl_->routes;
+  addAuthRoutes(r);
+  addUserRoutes(r);
+  addSafeRoutes(r);
+  addTargetRoutes(r);
+  addAccountRoutes(r);
+  addAuditRoutes(r);
+}
+
+Api::~Api() = default;
+
+HttpResponse Api::handle(const HttpRequest& req) {
+  try {
+    return impl_->dispatch(req);
+  } catch (const ApiError& e) {
+    return errorResponse(e.status, e.code, e.what());
+  } catch (const store::Conflict&) {
+    return errorResponse(409, "conflict", "an object with that name already exists");
+  } catch (const store::InUse&) {
+    return errorResponse(409, "conflict", "the object is still in use");
+  } catch (const json::exception&) {
+    return errorResponse(400, "validation_failed", "a field has the wrong type");
+  } catch (const std::exception& e) {
+    // The text may hold SQL or library detail: log it, never send it.
+    spdlog::error("api: {} {} failed: {}", req.method, std::string(req.path()), e.what());
+    return errorResponse(500, "internal", "internal error");
+  }
+}
+
+}  // namespace vigil::web
