@@ -1,0 +1,376 @@
+// The HTTPS side of a connection: TLS handshake, then a keep-alive loop of
+//   read request -> handler on the worker pool -> write response
+// with every step on the connection's strand. Handlers may block (database), so they never run
+// on an I/O thread; the strand is re-entered only to write their answer.
+#include <array>
+#include <optional>
+#include <typeinfo>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/core/demangle.hpp>
+
+#include "web/security_headers.hpp"
+#include "web/server_internal.hpp"
+
+namespace vigil::web::detail {
+namespace {
+
+namespace http = beast::http;
+using StringResponse = http::response<http::string_body>;
+using FileResponse = http::response<http::file_body>;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::size_t kReadChunk = 16 * 1024;
+
+char asciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = asciiLower(c);
+  return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (asciiLower(a[i]) != asciiLower(b[i])) return false;
+  return true;
+}
+
+/// Handler-supplied headers go onto the wire verbatim, so anything that could split the header
+/// block or change message framing is refused rather than trusted.
+bool acceptableExtraHeader(std::string_view name, std::string_view value) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    const bool token = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                       std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    if (!token) return false;
+  }
+  for (char c : value)
+    if (c == '\r' || c == '\n' || c == '\0') return false;
+  for (auto framing : {"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade",
+                       "trailer", "te"})
+    if (iequals(name, framing)) return false;
+  return true;
+}
+
+bool isHttpParseError(const beast::error_code& ec) {
+  return ec.category() == http::make_error_code(http::error::bad_target).category();
+}
+
+class TlsSession : public Closable, public std::enable_shared_from_this<TlsSession> {
+ public:
+  TlsSession(beast::tcp_stream&& stream, beast::flat_buffer&& buffer, std::string remote,
+             std::shared_ptr<ServerShared> shared)
+      : shared_(std::move(shared)),
+        remote_(std::move(remote)),
+        stream_(std::move(stream), shared_->tls),
+        executor_(stream_.get_executor()),
+        buffer_(std::move(buffer)) {}
+
+  void run() {
+    lowest().expires_after(shared_->headerTimeout());
+    // The sniffed bytes already hold the start of the ClientHello; hand them to OpenSSL.
+    stream_.async_handshake(ssl::stream_base::server, buffer_.data(),
+                            beast::bind_front_handler(&TlsSession::onHandshake,
+                                                      shared_from_this()));
+  }
+
+  void closeNow() override { closeSocket(); }
+
+ private:
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
+  void onHandshake(beast::error_code ec, std::size_t used) {
+    if (ec) return fail(ec, "tls handshake");
+    buffer_.consume(used);
+    doRead();
+  }
+
+  void doRead() {
+    if (shared_->stopping) return closeSocket();
+    parser_.emplace();
+    parser_->header_limit(kHeaderLimit);
+    parser_->body_limit(static_cast<std::uint64_t>(shared_->opts.max_body_bytes));
+    method_ = "-";
+    path_ = "-";
+    if (requests_ > 0 && buffer_.size() == 0) {
+      // Between keep-alive requests the client may idle for longer than a request may take to
+      // arrive, so the request clock starts only at its first byte.
+      lowest().expires_after(shared_->idleTimeout());
+      stream_.async_read_some(buffer_.prepare(kReadChunk),
+                              beast::bind_front_handler(&TlsSession::onIdleRead,
+                                                        shared_from_this()));
+      return;
+    }
+    readHeader();
+  }
+
+  void onIdleRead(beast::error_code ec, std::size_t n) {
+    if (ec) return fail(ec, "idle read");
+    buffer_.commit(n);
+    readHeader();
+  }
+
+  void readHeader() {
+    // One deadline for header and body together: a slow-drip client gets the same budget
+    // however it spreads its bytes.
+    lowest().expires_after(shared_->headerTimeout());
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&TlsSession::onHeader, shared_from_this()));
+  }
+
+  void onHeader(beast::error_code ec, std::size_t) {
+    if (ec) return onReadError(ec);
+    auto expect = parser_->get()[http::field::expect];
+    if (!parser_->is_done() && iequals(expect, "100-continue")) {
+      // Clients such as curl otherwise wait a second before sending a large body.
+      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
+                                                                    parser_->get().version());
+      http::async_write(stream_, *cont,
+                        [self = shared_from_this(), cont](beast::error_code wec, std::size_t) {
+                          if (wec) return self->fail(wec, "write 100-continue");
+                          self->readBody();
+                        });
+      return;
+    }
+    readBody();
+  }
+
+  void readBody() {
+    if (parser_->is_done()) return onRead({}, 0);
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&TlsSession::onRead, shared_from_this()));
+  }
+
+  void onRead(beast::error_code ec, std::size_t) {
+    if (ec) return onReadError(ec);
+    handleRequest();
+  }
+
+  void onReadError(const beast::error_code& ec) {
+    if (ec == http::error::end_of_stream) return doShutdown();
+    if (ec == http::error::body_limit)
+      return sendError(413, "payload_too_large", "request body exceeds the size limit");
+    if (ec == http::error::header_limit)
+      return sendError(431, "header_too_large", "request header exceeds the size limit");
+    // partial_message means the client left mid-request: nobody is there to read an answer.
+    if (isHttpParseError(ec) && ec != http::error::partial_message)
+      return sendError(400, "bad_request", "malformed HTTP request");
+    fail(ec, "read");
+  }
+
+  void handleRequest() {
+    auto req = parser_->release();
+    started_ = Clock::now();
+    method_ = std::string(req.method_string());
+    path_ = std::string(pathForLog(req.target()));
+    version_ = req.version();
+    keep_alive_ = req.keep_alive();
+    head_ = req.method() == http::verb::head;
+
+    HttpRequest in;
+    in.method = method_;
+    in.target = std::string(req.target());
+    in.headers.reserve(std::distance(req.begin(), req.end()));
+    for (const auto& f : req) in.headers.emplace_back(lower(f.name_string()), std::string(f.value()));
+    in.body = std::move(req.body());
+    in.remote_addr = remote_;
+
+    net::post(*shared_->pool, [self = shared_from_this(), in = std::move(in)]() mutable {
+      callHandler(std::move(self), std::move(in));
+    });
+  }
+
+  /// Runs on a worker thread. Touches only immutable members (shared_, executor_).
+  static void callHandler(std::shared_ptr<TlsSession> self, HttpRequest in) {
+    std::optional<HttpResponse> out;
+    try {
+      out = self->shared_->handler(in);
+    } catch (const std::exception& e) {
+      // Only the type: exception texts can quote request content (a JSON parser's "last read:
+      // ..." carries the password being submitted), and bodies never reach the log.
+      self->shared_->log->error("handler threw {} for {} {}",
+                                boost::core::demangle(typeid(e).name()), in.method,
+                                pathForLog(in.target));
+    } catch (...) {
+      self->shared_->log->error("handler threw for {} {}", in.method, pathForLog(in.target));
+    }
+    try {
+      auto ex = self->executor_;
+      net::post(ex, [self = std::move(self), out = std::move(out)]() mutable {
+        self->sendResponse(std::move(out));
+      });
+    } catch (const std::exception&) {
+      // Out of memory while posting: the session dies with its last reference, closing the socket.
+    }
+  }
+
+  void sendResponse(std::optional<HttpResponse> out) {
+    if (!out) return write(jsonError(500, "internal", "internal error"), false);
+    if (out->status < 200 || out->status > 599) {
+      shared_->log->error("handler returned invalid status {} for {} {}", out->status, method_,
+                          path_);
+      return write(jsonError(500, "internal", "internal error"), false);
+    }
+    if (out->file_path) return sendFile(*out);
+
+    StringResponse res{static_cast<http::status>(out->status), version_};
+    copyHeaders(*out, res);
+    // 204 and 304 must not carry a body; Beast refuses to frame one.
+    if (out->status != 204 && out->status != 304) res.body() = std::move(out->body);
+    res.prepare_payload();
+    if (head_) res.body().clear();  // Content-Length stays: it describes the GET answer
+    write(std::move(res), false);
+  }
+
+  void sendFile(HttpResponse& out) {
+    http::file_body::value_type file;
+    beast::error_code ec;
+    file.open(out.file_path->c_str(), beast::file_mode::scan, ec);
+    if (ec) return write(jsonError(404, "not_found", "not found"), false);
+    const auto size = file.size();
+    if (head_) {
+      StringResponse res{static_cast<http::status>(out.status), version_};
+      copyHeaders(out, res);
+      res.content_length(size);
+      return write(std::move(res), true);
+    }
+    FileResponse res{std::piecewise_construct, std::make_tuple(std::move(file)),
+                     std::make_tuple(static_cast<http::status>(out.status), version_)};
+    copyHeaders(out, res);
+    res.content_length(size);
+    write(std::move(res), true);
+  }
+
+  template <class Fields>
+  void copyHeaders(const HttpResponse& out, Fields& res) {
+    for (const auto& [name, value] : out.headers) {
+      if (acceptableExtraHeader(name, value))
+        res.insert(name, value);
+      else
+        shared_->log->warn("dropped unsafe response header '{}' on {} {}", name, method_, path_);
+    }
+    if (!out.content_type.empty()) res.set(http::field::content_type, out.content_type);
+  }
+
+  StringResponse jsonError(unsigned status, std::string_view code, std::string_view message) {
+    StringResponse res{static_cast<http::status>(status), version_};
+    res.set(http::field::content_type, "application/json");
+    res.body() = jsonErrorBody(code, message);
+    res.prepare_payload();
+    return res;
+  }
+
+  void sendError(unsigned status, std::string_view code, std::string_view message) {
+    started_ = Clock::now();
+    version_ = 11;
+    if (parser_ && parser_->is_header_done()) {
+      const auto& h = parser_->get();
+      method_ = std::string(h.method_string());
+      path_ = std::string(pathForLog(h.target()));
+      version_ = h.version() == 10 ? 10 : 11;
+    }
+    // The rest of the request is unread, so the connection cannot carry another one.
+    keep_alive_ = false;
+    linger_ = true;
+    write(jsonError(status, code, message), false);
+  }
+
+  template <class Response>
+  void write(Response&& res, bool is_file) {
+    applySecurityHeaders(res, is_file);
+    res.keep_alive(keep_alive_ && !linger_ && !shared_->stopping);
+    status_ = res.result_int();
+    auto sp = std::make_shared<std::decay_t<Response>>(std::move(res));
+    response_ = sp;
+    lowest().expires_after(std::max(shared_->idleTimeout(), std::chrono::seconds(30)));
+    http::async_write(stream_, *sp,
+                      beast::bind_front_handler(&TlsSession::onWrite, shared_from_this(),
+                                                sp->need_eof()));
+  }
+
+  void onWrite(bool close, beast::error_code ec, std::size_t) {
+    response_.reset();
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_).count();
+    shared_->log->info("{} {} {} {}ms {}", method_, path_, status_, ms, remote_);
+    if (ec) return fail(ec, "write");
+    if (linger_) return doLinger();
+    if (close) return doShutdown();
+    ++requests_;
+    doRead();
+  }
+
+  void doShutdown() {
+    lowest().expires_after(kShutdownTime);
+    stream_.async_shutdown([self = shared_from_this()](beast::error_code) { self->closeSocket(); });
+  }
+
+  void doLinger() {
+    // Half-close so the client sees the end of our answer, then swallow what it is still
+    // sending (the oversized body, say) so that our close does not turn into an RST.
+    beast::error_code ec;
+    lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+    lowest().expires_after(kLingerTime);
+    drain_ = std::make_unique<std::array<char, kReadChunk>>();
+    drainSome();
+  }
+
+  void drainSome() {
+    lowest().async_read_some(net::buffer(*drain_),
+                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                               self->drained_ += n;
+                               if (ec || self->drained_ > kLingerMaxBytes)
+                                 return self->closeSocket();
+                               self->drainSome();
+                             });
+  }
+
+  void closeSocket() {
+    beast::error_code ec;
+    lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
+    lowest().socket().close(ec);
+  }
+
+  void fail(const beast::error_code& ec, const char* what) {
+    logFailure(*shared_->log, ec, what, remote_);
+  }
+
+  const std::shared_ptr<ServerShared> shared_;
+  const std::string remote_;
+  beast::ssl_stream<beast::tcp_stream> stream_;
+  const net::any_io_executor executor_;  // the connection's strand; copied for worker threads
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<void> response_;  // keeps the message alive while async_write runs
+  std::unique_ptr<std::array<char, kReadChunk>> drain_;
+  std::size_t drained_ = 0;
+
+  // Per-request state for the answer and the access log.
+  std::string method_ = "-";
+  std::string path_ = "-";
+  unsigned version_ = 11;
+  unsigned status_ = 0;
+  bool keep_alive_ = false;
+  bool head_ = false;
+  bool linger_ = false;
+  std::uint64_t requests_ = 0;
+  Clock::time_point started_ = Clock::now();
+};
+
+}  // namespace
+
+void startTlsSession(beast::tcp_stream stream, beast::flat_buffer buffer, std::string remote,
+                     std::shared_ptr<ServerShared> shared) {
+  auto s = std::make_shared<TlsSession>(std::move(stream), std::move(buffer), std::move(remote),
+                                        shared);
+  shared->registry.add(s);
+  s->run();
+}
+
+}  // namespace vigil::web::detail

@@ -1,0 +1,98 @@
+#pragma once
+// Internals of HttpsServer shared by the listener (https_server.cpp) and the per-connection
+// sessions (detect_session.cpp, http_session.cpp, plain_redirect.cpp). Not for use outside web/.
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <spdlog/spdlog.h>
+
+#include "web/https_server.hpp"
+
+namespace vigil::web::detail {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace ssl = boost::asio::ssl;
+using tcp = boost::asio::ip::tcp;
+
+/// Larger than any legitimate browser request header, small enough that a flood of
+/// header-stuffing connections cannot eat much memory.
+inline constexpr std::uint32_t kHeaderLimit = 16 * 1024;
+/// How long an erroring connection is drained before closing: closing with unread input makes
+/// the kernel send RST, which can destroy the error response before the client reads it.
+inline constexpr std::chrono::seconds kLingerTime{2};
+inline constexpr std::size_t kLingerMaxBytes = 4 << 20;
+/// Bound on the TLS close_notify exchange, so a silent peer cannot keep a session alive.
+inline constexpr std::chrono::seconds kShutdownTime{2};
+
+/// A live connection that HttpsServer::stop() can close.
+class Closable {
+ public:
+  virtual ~Closable() = default;
+  /// Closes the socket at once. Called only from stop() after every I/O and worker thread has
+  /// been joined, so it never races the session's own handlers.
+  virtual void closeNow() = 0;
+};
+
+/// Tracks connections with weak_ptrs: the registry must not keep a finished session alive.
+class ConnectionRegistry {
+ public:
+  /// Any thread.
+  void add(std::weak_ptr<Closable> c);
+  /// Closes every connection still alive. Only with no I/O thread running (see Closable).
+  void closeAll();
+
+ private:
+  std::mutex mu_;
+  std::vector<std::weak_ptr<Closable>> live_;
+  std::size_t prune_at_ = 64;
+};
+
+/// State every session needs; shared_ptr-owned because queued handlers may outlive the server.
+struct ServerShared {
+  HttpsServerOptions opts;
+  RequestHandler handler;
+  ssl::context tls{ssl::context::tls_server};
+  net::thread_pool* pool = nullptr;  // owned by HttpsServer; outlives every running handler
+  std::shared_ptr<spdlog::logger> log;
+  ConnectionRegistry registry;
+  std::atomic<bool> stopping{false};
+
+  std::chrono::seconds headerTimeout() const {
+    return std::chrono::seconds(std::max(1, opts.header_timeout_seconds));
+  }
+  std::chrono::seconds idleTimeout() const {
+    return std::chrono::seconds(std::max(1, opts.idle_timeout_seconds));
+  }
+};
+
+/// Sniffs TLS versus plain HTTP on an accepted socket (whose executor is its own strand).
+void startDetectSession(tcp::socket socket, std::shared_ptr<ServerShared> shared);
+/// Continues a connection that opened with a TLS ClientHello; `buffer` holds the sniffed bytes.
+void startTlsSession(beast::tcp_stream stream, beast::flat_buffer buffer, std::string remote,
+                     std::shared_ptr<ServerShared> shared);
+/// Answers one plain-HTTP request with a redirect to https and closes.
+void startPlainRedirect(beast::tcp_stream stream, beast::flat_buffer buffer, std::string remote,
+                        std::shared_ptr<ServerShared> shared);
+
+/// Benign endings (client went away, timeouts, shutdown) are logged at debug only: scanners and
+/// browsers produce them all day.
+void logFailure(spdlog::logger& log, const beast::error_code& ec, const char* what,
+                const std::string& remote);
+
+/// "/a/b?secret=1" -> "/a/b": query strings may carry tokens and never go to the log.
+inline std::string_view pathForLog(std::string_view target) {
+  auto q = target.find('?');
+  return q == std::string_view::npos ? target : target.substr(0, q);
+}
+
+}  // namespace vigil::web::detail
