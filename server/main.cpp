@@ -17,6 +17,14 @@ int main(int argc, char** argv) {
   vigil::cli::addUser(app, g, run);
   vigil::cli::addVault(app, g, run);
   vigil::cli::addVersion(app, g, run);
+  // `vigil serve -c file` as well as `vigil -c file serve`: subcommands pass unknown options up.
+  std::function<void(CLI::App*)> fallthrough = [&](CLI::App* a) {
+    for (auto* sub : a->get_subcommands({})) {
+      sub->fallthrough();
+      fallthrough(sub);
+    }
+  };
+  fallthrough(&app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -44,7 +44,7 @@ std::vector<std::string> Store::migrate(const std::string& sql_dir,
   auto lease = pool_->lease();
   {
     pqxx::work tx(*lease);
-    tx.exec0("SELECT pg_advisory_xact_lock(" + std::to_string(kMigrationLock) + ")");
+    tx.exec("SELECT pg_advisory_xact_lock(" + std::to_string(kMigrationLock) + ")");
     tx.exec0(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
         " applied_at timestamptz NOT NULL DEFAULT now())");
@@ -52,7 +52,7 @@ std::vector<std::string> Store::migrate(const std::string& sql_dir,
   }
   for (auto& m : migrations) {
     pqxx::work tx(*lease);
-    tx.exec0("SELECT pg_advisory_xact_lock(" + std::to_string(kMigrationLock) + ")");
+    tx.exec("SELECT pg_advisory_xact_lock(" + std::to_string(kMigrationLock) + ")");
     auto done = tx.exec_params("SELECT 1 FROM schema_migrations WHERE version = $1", m.version);
     if (!done.empty()) continue;  // another node applied it while we waited for the lock
     std::ifstream in(m.file);
