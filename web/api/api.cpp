@@ -6,8 +6,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "server/crypto/random.hpp"
 #include "web/api/context.hpp"
+#include "web/api/session_cookie.hpp"
 
 namespace vigil::web {
 namespace {
@@ -31,22 +31,6 @@ std::optional<std::vector<std::string>> matchRoute(std::string_view pattern, std
   return params;
 }
 
-std::string cookieValue(const HttpRequest& req, std::string_view name) {
-  auto h = req.header("cookie");
-  if (!h) return {};
-  std::string_view c = *h;
-  while (!c.empty()) {
-    auto semi = c.find(';');
-    std::string_view part = c.substr(0, semi);
-    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
-    if (part.size() > name.size() && part.substr(0, name.size()) == name && part[name.size()] == '=')
-      return std::string(part.substr(name.size() + 1));
-    if (semi == std::string_view::npos) break;
-    c.remove_prefix(semi + 1);
-  }
-  return {};
-}
-
 std::string contentTypeFor(const std::filesystem::path& p) {
   static const std::pair<const char*, const char*> types[] = {
       {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
@@ -58,8 +42,6 @@ std::string contentTypeFor(const std::filesystem::path& p) {
     if (ext == e) return t;
   return "application/octet-stream";
 }
-
-bool isStateChanging(const std::string& m) { return m == "POST" || m == "PUT" || m == "PATCH" || m == "DELETE"; }
 
 }  // namespace
 
@@ -112,14 +94,11 @@ struct Api::Impl {
 
     RequestContext ctx{req, deps, std::nullopt, {}, std::move(params), json::object()};
     if (route->needs_auth) {
-      ctx.session_token = cookieValue(req, "vigil_session");
+      ctx.session_token = cookieValue(req.header("cookie").value_or(""), kSessionCookie);
       ctx.auth = deps.auth.authenticate(ctx.session_token);
       if (!ctx.auth) return errorResponse(401, "unauthenticated", "log in first (no valid session)");
-      if (isStateChanging(req.method)) {
-        auto tok = req.header("x-csrf-token");
-        if (!tok || !crypto::constantTimeEqual(*tok, ctx.auth->csrf_token))
-          return errorResponse(403, "csrf_failed", "missing or wrong X-CSRF-Token header");
-      }
+      if (!csrfAllows(req.method, req.header("x-csrf-token"), ctx.auth->csrf_token))
+        return errorResponse(403, "csrf_failed", "missing or wrong X-CSRF-Token header");
       // A one-time password must be replaced before the account does anything else.
       if (ctx.auth->user.must_change_password && path != "/api/v1/me" && path != "/api/v1/me/password" &&
           path != "/api/v1/auth/logout")

@@ -2,13 +2,10 @@
 #include "server/auth/password.hpp"
 #include "server/crypto/secure_bytes.hpp"
 #include "web/api/context.hpp"
+#include "web/api/session_cookie.hpp"
 
 namespace vigil::web {
 namespace {
-
-std::string sessionCookie(const std::string& value, bool clear) {
-  return "vigil_session=" + value + "; Path=/; HttpOnly; Secure; SameSite=Strict" + (clear ? "; Max-Age=0" : "");
-}
 
 HttpResponse login(RequestContext& c) {
   allowOnlyFields(c.body, {"username", "password", "totp"});
@@ -25,7 +22,7 @@ HttpResponse login(RequestContext& c) {
   switch (res.status) {
     case services::LoginStatus::Ok: {
       auto r = jsonResponse(200, json{{"user", userJson(*res.user)}, {"csrf_token", res.csrf_token}});
-      r.headers.emplace_back("Set-Cookie", sessionCookie(res.session_token, false));
+      r.headers.emplace_back("Set-Cookie", sessionSetCookie(res.session_token, false));
       return r;
     }
     case services::LoginStatus::MfaRequired:
@@ -42,7 +39,7 @@ HttpResponse login(RequestContext& c) {
 HttpResponse logout(RequestContext& c) {
   c.deps.auth.logout(c.session_token, c.user(), c.req.remote_addr);
   auto r = noContent();
-  r.headers.emplace_back("Set-Cookie", sessionCookie("", true));
+  r.headers.emplace_back("Set-Cookie", sessionSetCookie("", true));
   return r;
 }
 
