@@ -177,7 +177,8 @@ class TlsSession : public Closable, public std::enable_shared_from_this<TlsSessi
     in.method = method_;
     in.target = std::string(req.target());
     in.headers.reserve(std::distance(req.begin(), req.end()));
-    for (const auto& f : req) in.headers.emplace_back(lower(f.name_string()), std::string(f.value()));
+    for (const auto& f : req)
+      in.headers.emplace_back(lower(f.name_string()), std::string(f.value()));
     in.body = std::move(req.body());
     in.remote_addr = remote_;
 

@@ -232,7 +232,8 @@ void HttpsServer::start() {
   impl_->started = true;
   impl_->doAccept();
   const int n = std::max(1, impl_->shared->opts.io_threads);
-  for (int i = 0; i < n; ++i) impl_->io_threads.emplace_back([impl = impl_.get()] { impl->runIo(); });
+  for (int i = 0; i < n; ++i)
+    impl_->io_threads.emplace_back([impl = impl_.get()] { impl->runIo(); });
   impl_->shared->log->info("listening on https://{}:{}", impl_->shared->opts.bind_address,
                            impl_->port);
 }

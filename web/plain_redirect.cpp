@@ -105,7 +105,8 @@ class PlainRedirect : public Closable, public std::enable_shared_from_this<Plain
     stream_.async_read_some(net::buffer(drain_),
                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                               self->drained_ += n;
-                              if (ec || self->drained_ > kLingerMaxBytes) return self->closeSocket();
+                              if (ec || self->drained_ > kLingerMaxBytes)
+                                return self->closeSocket();
                               self->drainSome();
                             });
   }
