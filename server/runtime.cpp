@@ -43,12 +43,14 @@ void Runtime::openDatabase(const Progress& progress, bool migrate) {
   } catch (const std::exception& e) {
     throw std::runtime_error(std::string("database: cannot connect (config key database.url): ") + e.what());
   }
-  if (migrate) {
-    auto applied = store->migrate(cfg.sql_dir, [&](const std::string& name) {
-      if (progress) progress("applying migration " + name);
-    });
-    if (progress && applied.empty()) progress("database schema is up to date");
-  }
+  if (migrate) this->migrate(progress);
+}
+
+void Runtime::migrate(const Progress& progress) {
+  auto applied = store->migrate(cfg.sql_dir, [&](const std::string& name) {
+    if (progress) progress("applying migration " + name);
+  });
+  if (progress && applied.empty()) progress("database schema is up to date");
 }
 
 void Runtime::openVault(bool allow_create) {

@@ -21,6 +21,8 @@ class Runtime {
   /// Creates the data directory, starts the embedded cluster (unless database.url is set),
   /// connects and applies pending migrations.
   void openDatabase(const Progress& progress, bool migrate = true);
+  /// Applies pending migrations.
+  void migrate(const Progress& progress);
   /// Loads (or on a fresh database creates) the master keyring and checks it against the database.
   void openVault(bool allow_create);
   /// Takes an exclusive lock on <data_dir>/serve.lock; false if another `vigil serve` holds it.

@@ -56,9 +56,14 @@ int serve(const GlobalOptions& g) {
   signal(SIGPIPE, SIG_IGN);
 
   auto progress = [](const std::string& s) { spdlog::info("{}", s); };
-  rt.openDatabase(progress);
+  rt.openDatabase(progress, false);
   if (rt.pg) rt.pg->adoptRunning();
-  rt.openVault(true);
+  // On an existing database the master key is checked before anything (even a migration) is
+  // written: a wrong or missing key stops here with the database untouched.
+  const bool fresh = rt.store->schemaVersion() == 0;
+  if (!fresh) rt.openVault(true);
+  rt.migrate(progress);
+  if (fresh) rt.openVault(true);
   char host[256] = "localhost";
   gethostname(host, sizeof host - 1);
   if (ensureSelfSignedCertificate(cfg.certPath(), cfg.keyPath(), {"localhost", host}))
