@@ -46,7 +46,9 @@ function startServer() {
   ].join('\n'));
 
   return new Promise((resolvePromise, reject) => {
-    const proc = spawn(VIGIL_BIN, ['serve', '--config', config], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    // `--config` is an option of the top-level command: give it before `serve` (works whether or
+    // not the subcommand also accepts it).
+    const proc = spawn(VIGIL_BIN, ['--config', config, 'serve'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     server.proc = proc;
     server.exited = new Promise((done) => proc.on('exit', (code, signal) => done({ code, signal })));
     let settled = false;
@@ -150,8 +152,10 @@ async function expectLoginForm() {
   await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'login-username');
 }
 
+/** Waits for the portal shell and the first page after signing in (not the login card). */
 async function expectLoggedIn() {
   await page.locator('#logout').waitFor();
+  await page.locator('#main .page-header h1').first().waitFor();
 }
 
 async function assertText(selector, text) {
@@ -184,6 +188,9 @@ async function logout() {
 /** If the server asks for a new password (must_change_password), sets one and returns it. */
 async function changePasswordIfRequired(user) {
   if (!await page.locator('#must-change-password').isVisible()) return;
+  // Until it is changed, the server refuses everything else: the portal offers only the profile.
+  assert.deepEqual(await page.locator('#nav a').allTextContents(), ['Profile']);
+  await screenshot(`must-change-password-${user.username}`);
   const next = `New-${randomBytes(8).toString('hex')}`;
   await page.fill('#current-password', user.password);
   await page.fill('#new-password', next);
@@ -215,6 +222,8 @@ const SAFE = 'Production Linux';
 const TARGET = 'web01';
 const ACCOUNT_USER = 'root';
 const SECRET = `Vault-S3cret-${randomBytes(12).toString('hex')}`;
+const ROTATED_SECRET = `Rotated-S3cret-${randomBytes(12).toString('hex')}`;
+const CERT_FINGERPRINT = [...randomBytes(32)].map((b) => b.toString(16).padStart(2, '0').toUpperCase()).join(':');
 const HOST_KEY = `SHA256:${randomBytes(32).toString('base64').replace(/=+$/, '')}`;
 let totpSecret = null;
 let lastTotpStep = -1;
@@ -257,7 +266,9 @@ describe('Vigil portal', { timeout: 20 * 60_000 }, () => {
     } finally {
       await stopServer();
       if (failed) process.stderr.write(`${serverOutput()}\n`);
-      if (server.tmp && !failed && !process.env.KEEP_TMP) rmSync(server.tmp, { recursive: true, force: true });
+      // KEEP_TMP=1 keeps the server's data directory (logs, embedded PostgreSQL) for a look.
+      if (server.tmp && !process.env.KEEP_TMP) rmSync(server.tmp, { recursive: true, force: true });
+      else if (server.tmp) process.stderr.write(`kept ${server.tmp}\n`);
     }
   });
 
@@ -424,17 +435,152 @@ describe('Vigil portal', { timeout: 20 * 60_000 }, () => {
     await screenshot('safe-members');
   });
 
-  step('the audit log lists what happened', async () => {
+  step('editing a safe policy', async () => {
+    await nav('Safes').click();
+    await page.locator('#safes-list').getByRole('link', { name: SAFE, exact: true }).click();
+    const form = page.locator('#safe-edit-form');
+    await form.waitFor();
+    await form.getByLabel('Dual authorization').check();
+    await form.getByLabel('Retention (days)').fill('365');
+    await form.getByLabel('RDP', { exact: true }).uncheck();
+    await form.locator('button[type=submit]').click();
+    await page.locator('.toast', { hasText: 'Safe saved' }).waitFor();
+    await page.reload();
+    await page.locator('#safe-edit-form').waitFor();
+    assert.equal(await page.locator('#safe-edit-form').getByLabel('Retention (days)').inputValue(), '365');
+    assert.equal(await page.locator('#safe-edit-form').getByLabel('RDP', { exact: true }).isChecked(), false);
+    assert.equal(await page.locator('#safe-edit-form').getByLabel('Dual authorization').isChecked(), true);
+    await screenshot('safe-policy-edited');
+  });
+
+  step('changing and removing a safe member', async () => {
+    // A second user, to change and remove without touching operator1's access.
+    await nav('Users').click();
+    await page.click('#user-new');
+    const userForm = page.locator('#user-form');
+    await userForm.getByLabel('Username').fill('auditor1');
+    await userForm.getByLabel('Initial password').fill(`Aud-${randomBytes(9).toString('hex')}`);
+    await userForm.getByLabel('Admin', { exact: true }).uncheck();
+    await userForm.getByLabel('Auditor', { exact: true }).check();
+    await userForm.locator('button[type=submit]').click();
+    await waitForRowWith('#users-list', 'auditor1');
+
+    await nav('Safes').click();
+    await page.locator('#safes-list').getByRole('link', { name: SAFE, exact: true }).click();
+    const form = page.locator('#member-add-form');
+    await form.waitFor();
+    const option = form.locator('select[name=user_id] option', { hasText: 'auditor1' });
+    await form.getByLabel('User').selectOption(await option.getAttribute('value'));
+    await form.getByLabel('Connect', { exact: true }).uncheck();
+    await form.getByLabel('View recordings', { exact: true }).check();
+    await form.locator('button[type=submit]').click();
+    await waitForRowWith('#members-table', 'auditor1');
+
+    await page.getByRole('button', { name: 'Change permissions of auditor1' }).click();
+    const dialog = page.locator('dialog[open]');
+    await dialog.getByLabel('Monitor live', { exact: true }).check();
+    await screenshot('member-change-dialog');
+    await dialog.locator('button[type=submit]').click();
+    await dialog.waitFor({ state: 'detached' });
+    const row = await waitForRowWith('#members-table', 'auditor1');
+    await page.locator('#members-table tbody tr', { hasText: 'auditor1' }).filter({ hasText: 'Monitor live' }).waitFor();
+    assert.match(await row.textContent(), /View recordings/);
+
+    await page.getByRole('button', { name: 'Remove auditor1' }).click();
+    await page.locator('dialog[open] button[type=submit]').click();
+    await page.locator('#members-table tbody tr', { hasText: 'auditor1' }).waitFor({ state: 'detached' });
+    await waitForRowWith('#members-table', operator.username);
+    await screenshot('member-removed');
+  });
+
+  step('targets: edit, a refused delete while in use, delete', async () => {
+    await nav('Targets').click();
+    await page.click('#target-new');
+    const form = page.locator('#target-form');
+    await form.getByLabel('Name').fill('db01');
+    await form.getByLabel('Protocol').selectOption('postgres');
+    assert.equal(await form.getByLabel('Port').inputValue(), '5432');
+    await form.getByLabel('Address').fill('db01.example.internal');
+    await form.getByLabel('Certificate fingerprint').fill(CERT_FINGERPRINT);
+    await form.locator('button[type=submit]').click();
+    await waitForRowWith('#targets-list', 'db01');
+
+    await page.getByRole('button', { name: 'Edit target db01' }).click();
+    assert.equal(await form.getByLabel('Address').inputValue(), 'db01.example.internal');
+    await form.getByLabel('Port').fill('6432');
+    await form.locator('button[type=submit]').click();
+    const row = await waitForRowWith('#targets-list', 'db01.example.internal:6432');
+    assert.ok(await row.isVisible());
+
+    await page.getByRole('button', { name: `Delete target ${TARGET}` }).click();
+    const dialog = page.locator('dialog[open]');
+    await dialog.locator('button[type=submit]').click();
+    await dialog.locator('.form-error').waitFor({ state: 'visible' });
+    await screenshot('target-delete-refused');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'detached' });
+
+    await page.getByRole('button', { name: 'Delete target db01' }).click();
+    await page.locator('dialog[open] button[type=submit]').click();
+    await page.locator('#targets-list tbody tr', { hasText: 'db01' }).waitFor({ state: 'detached' });
+    await waitForRowWith('#targets-list', TARGET);
+    await screenshot('targets-after-delete');
+  });
+
+  step('accounts: rotate the secret and filter by safe', async () => {
+    await nav('Accounts').click();
+    await waitForRowWith('#accounts-list', ACCOUNT_USER);
+    await page.getByRole('button', { name: `Rotate secret of ${ACCOUNT_USER} on ${TARGET}` }).click();
+    const dialog = page.locator('dialog[open]');
+    await dialog.getByLabel('Password', { exact: true }).fill(ROTATED_SECRET);
+    await screenshot('rotate-secret-dialog');
+    await dialog.locator('button[type=submit]').click();
+    await dialog.waitFor({ state: 'detached' });
+    await page.locator('.toast', { hasText: 'replaced' }).waitFor();
+    await assertSecretNotInPage(ROTATED_SECRET, 'accounts page after rotating the secret');
+    await page.locator('#account-safe-filter').selectOption({ label: SAFE });
+    await waitForRowWith('#accounts-list', ACCOUNT_USER);
+    await screenshot('accounts-filtered');
+  });
+
+  step('users: lock, unlock, set a password, delete', async () => {
+    await nav('Users').click();
+    await waitForRowWith('#users-list', 'auditor1');
+    const row = () => page.locator('#users-list tbody tr', { hasText: 'auditor1' });
+    await page.getByRole('button', { name: 'Lock auditor1' }).click();
+    await page.locator('dialog[open] button[type=submit]').click();
+    await row().filter({ hasText: 'Locked' }).waitFor();
+    await screenshot('user-locked');
+    await page.getByRole('button', { name: 'Unlock auditor1' }).click();
+    await page.locator('dialog[open] button[type=submit]').click();
+    await row().filter({ hasText: 'Active' }).waitFor();
+    await page.getByRole('button', { name: 'Set a new password for auditor1' }).click();
+    await page.locator('dialog[open]').getByLabel('New one-time password').fill(`Reset-${randomBytes(9).toString('hex')}`);
+    await page.locator('dialog[open] button[type=submit]').click();
+    await page.locator('.toast', { hasText: 'new password is set' }).waitFor();
+    await page.getByRole('button', { name: 'Delete auditor1' }).click();
+    await page.locator('dialog[open] button[type=submit]').click();
+    await row().waitFor({ state: 'detached' });
+    await screenshot('users-after-delete');
+  });
+
+  step('the audit log lists what happened, with filters', async () => {
     await nav('Audit log').click();
     const row = await waitForRowWith('#audit-table', 'login');
     assert.ok(await row.isVisible());
     await screenshot('audit-log');
+    await page.locator('#audit-action').selectOption('account_secret_set');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await waitForRowWith('#audit-table', 'account_secret_set');
+    const actions = await page.locator('#audit-table tbody tr td:nth-child(3)').allTextContents();
+    assert.ok(actions.length > 0 && actions.every((a) => a === 'account_secret_set'), `filtered actions: ${actions}`);
+    await screenshot('audit-log-filtered');
   });
 
   step('operator1 logs in and sees the account under "My accounts"', async () => {
     await logout();
     await login(operator.username, operator.password);
-    await page.locator('#logout').waitFor();
+    await expectLoggedIn();
     await changePasswordIfRequired(operator);
     await assertText('#topbar', operator.displayName);
     assert.equal(await nav('Users').count(), 0, 'no Users page for a plain admin');
@@ -449,7 +595,7 @@ describe('Vigil portal', { timeout: 20 * 60_000 }, () => {
 
   step('no API response and no page ever contained the secret; no CSP violations', async () => {
     const bodies = await Promise.all(apiBodies);
-    const leaks = bodies.filter((b) => b.text.includes(SECRET)).map((b) => b.url);
+    const leaks = bodies.filter((b) => b.text.includes(SECRET) || b.text.includes(ROTATED_SECRET)).map((b) => b.url);
     assert.deepEqual(leaks, [], 'API responses must never carry the account secret');
     assert.deepEqual(problems, [], 'no Content-Security-Policy violations or page errors');
   });

@@ -6,6 +6,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD']);
 
 let csrfToken = null;
 let onUnauthenticated = null;
+let onPasswordChangeRequired = null;
 
 /** An API failure: `status` (0 for network errors), `code` (machine code), `message` (human). */
 export class ApiError extends Error {
@@ -22,6 +23,9 @@ export function getCsrfToken() { return csrfToken; }
 
 /** `fn(error)` is called for a 401 on any request that does not opt out with `{auth: false}`. */
 export function setUnauthenticatedHandler(fn) { onUnauthenticated = fn; }
+
+/** `fn(error)` is called when the server refuses a request until the one-time password is changed. */
+export function setPasswordChangeRequiredHandler(fn) { onPasswordChangeRequired = fn; }
 
 const FALLBACK_MESSAGES = {
   400: 'The request was not accepted.',
@@ -60,7 +64,7 @@ export async function request(method, path, body, options = {}) {
   if (!SAFE_METHODS.has(method)) {
     headers['Content-Type'] = 'application/json';
     if (csrfToken) headers['X-CSRF-Token'] = csrfToken;
-    init.body = JSON.stringify(body === undefined ? {} : body);
+    if (body !== undefined || method !== 'DELETE') init.body = JSON.stringify(body === undefined ? {} : body);
   }
   let response;
   try {
@@ -71,6 +75,7 @@ export async function request(method, path, body, options = {}) {
   if (!response.ok) {
     const error = await parseError(response);
     if (response.status === 401 && options.auth !== false && onUnauthenticated) onUnauthenticated(error);
+    if (error.code === 'password_change_required' && onPasswordChangeRequired) onPasswordChangeRequired(error);
     throw error;
   }
   if (response.status === 204) return null;

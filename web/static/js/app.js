@@ -2,7 +2,7 @@
 import * as api from './api.js';
 import { h, replace } from './dom.js';
 import {
-  setSession, clearSession, currentUser, hasRole, isVaultAdmin,
+  setSession, clearSession, currentUser, updateUser, hasRole, isVaultAdmin,
   setManagesSafes, managesSafes, ROLE_LABELS,
 } from './session.js';
 import { badge, emptyState, notify, clearToasts } from './ui.js';
@@ -79,7 +79,7 @@ async function onLoggedIn(body) {
 async function startSession(body) {
   setSession(body.user, body.csrf_token);
   setManagesSafes(false);
-  if (!isVaultAdmin()) {
+  if (!isVaultAdmin() && !body.user.must_change_password) {
     // Members holding `manage` on a safe get the Safes page too.
     try {
       const safes = await api.listAll('/safes');
@@ -91,10 +91,16 @@ async function startSession(body) {
   renderTopbar();
 }
 
+/** Re-reads the session (GET /me): roles, flags, CSRF token; redraws the top bar. */
+async function refreshSession() {
+  const body = await api.get('/me');
+  await startSession(body);
+}
+
 function renderTopbar() {
   const user = currentUser();
   const nav = document.getElementById('nav');
-  const links = ROUTES.filter((r) => r.nav && r.allowed())
+  const links = ROUTES.filter((r) => r.nav && r.allowed() && (!user.must_change_password || r.path === 'profile'))
     .map((r) => h('a', { href: '#/' + r.path, class: 'nav-link', dataset: { route: r.path }, text: r.title }));
   replace(nav, links);
   const roles = (user.roles || []).map((r) => badge(ROLE_LABELS[r] || r, 'role'));
@@ -150,13 +156,15 @@ function route() {
     return;
   }
   const { route: r, params } = found;
+  // A one-time password must be replaced first: the server refuses everything else until then.
+  if (currentUser().must_change_password && r.path !== 'profile') { navigate('profile'); return; }
   markActiveNav(path);
   document.title = `${r.title} · Vigil`;
   if (!r.allowed()) {
     main.append(emptyState('No access', 'Your roles do not include access to this page. Ask a Vigil superuser if you need it.'));
     return;
   }
-  r.view.render(main, { params, navigate, user: currentUser(), refreshTopbar: renderTopbar });
+  r.view.render(main, { params, navigate, user: currentUser(), refreshTopbar: renderTopbar, refreshSession });
   if (document.activeElement === document.body || !main.contains(document.activeElement)) {
     main.focus({ preventScroll: true });
   }
@@ -172,6 +180,13 @@ api.setUnauthenticatedHandler(() => {
   topbar.hidden = true;
   renderLogin('Your session has ended. Please sign in again.');
   if (currentPath() !== 'login') history.replaceState(null, '', '#/login');
+});
+
+api.setPasswordChangeRequiredHandler(() => {
+  const user = currentUser();
+  if (!user) return;
+  if (!user.must_change_password) updateUser({ ...user, must_change_password: true });
+  if (currentPath() !== 'profile') navigate('profile');
 });
 
 document.getElementById('skip-link').addEventListener('click', (event) => {

@@ -15,7 +15,9 @@ export function h(tag, attrs = {}, ...children) {
     else if (key === 'text') el.textContent = String(value);
     else if (key === 'dataset') Object.assign(el.dataset, value);
     else if (key.startsWith('on') && typeof value === 'function') el.addEventListener(key.slice(2).toLowerCase(), value);
-    else if (key === 'value' || key === 'checked' || key === 'selected' || key === 'disabled') el[key] = value;
+    else if (key === 'checked') { el.checked = value; el.defaultChecked = value; } // survives form.reset()
+    else if (key === 'value') { el.value = value; if ('defaultValue' in el && tag !== 'select') el.defaultValue = value; }
+    else if (key === 'selected' || key === 'disabled') el[key] = value;
     else if (value === true) el.setAttribute(key, '');
     else el.setAttribute(key, String(value));
   }

@@ -205,6 +205,7 @@ export function notify(message, kind = 'success') {
     h('button', { type: 'button', class: 'toast-close', 'aria-label': 'Dismiss', text: '×',
       onClick: () => toast.remove() }));
   region.append(toast);
+  while (region.children.length > 3) region.firstElementChild.remove(); // keep the latest few
   setTimeout(() => toast.remove(), 6000);
 }
 
@@ -235,7 +236,7 @@ export function formDialog({ title, description, build, submit, submitLabel = 'S
     dialog.addEventListener('close', () => { dialog.remove(); resolve(result); });
     onSubmit(form, errorEl, async () => {
       result = submit ? await submit(form) : true;
-      if (result === undefined) result = true;
+      if (result === undefined || result === null) result = true; // e.g. 204 No Content
       close();
     });
     document.body.append(dialog);

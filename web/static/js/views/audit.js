@@ -5,7 +5,7 @@ import { pageHeader, dataTable, emptyState, errorState, loadingState, badge, fie
 
 const PAGE_SIZE = 100;
 const ACTIONS = ['login', 'logout', 'mfa_enroll', 'mfa_reset', 'password_change', 'user_create', 'user_update',
-  'user_delete', 'user_lock', 'safe_create', 'safe_update', 'safe_delete', 'member_set', 'member_remove',
+  'user_delete', 'user_lock', 'user_unlock', 'safe_create', 'safe_update', 'safe_delete', 'member_set', 'member_remove',
   'target_create', 'target_update', 'target_delete', 'account_create', 'account_update', 'account_secret_set',
   'account_delete', 'vault_rekey'];
 const OUTCOME_KIND = { ok: 'ok', failed: 'danger', denied: 'warn' };

@@ -4,19 +4,33 @@ import { h, replace, formatTime } from '../dom.js';
 import { currentUser, updateUser, ROLE_LABELS } from '../session.js';
 import { pageHeader, badge, badges, field, input, formError, setFormError, onSubmit, notify } from '../ui.js';
 
-export function render(root, { refreshTopbar }) {
+export function render(root, ctx) {
+  const { refreshTopbar, refreshSession } = ctx;
   const user = currentUser();
   const mfaSection = h('section', { class: 'panel', id: 'mfa-panel', 'aria-labelledby': 'mfa-title' });
+  const onPasswordChanged = async () => {
+    try {
+      await refreshSession(); // clears must_change_password and re-opens the other pages
+    } catch { /* the change itself succeeded */ }
+    if (user.must_change_password) render(root, ctx);
+    notify('Password changed.');
+  };
   replace(root,
     pageHeader('Profile', 'Your account, password and sign-in security.'),
     user.must_change_password
       ? h('div', { class: 'notice notice-warn', role: 'alert', id: 'must-change-password',
-        text: 'Your password was set by an administrator or has expired. Choose a new password below.' })
+        text: 'You signed in with a one-time password. Choose your own password to continue; ' +
+          'the other pages open once it is changed.' })
       : null,
     h('div', { class: 'two-col' },
-      h('div', { class: 'stack' }, identityPanel(user), passwordPanel(user, refreshTopbar)),
+      h('div', { class: 'stack' }, identityPanel(user), passwordPanel(user, onPasswordChanged)),
       mfaSection));
-  renderMfa(mfaSection, refreshTopbar);
+  if (user.must_change_password) {
+    replace(mfaSection, h('h2', { id: 'mfa-title', text: 'Two-factor authentication' }),
+      h('p', { class: 'muted', text: 'Set up an authenticator after you have changed your password.' }));
+  } else {
+    renderMfa(mfaSection, refreshTopbar);
+  }
 }
 
 function identityPanel(user) {
@@ -31,7 +45,7 @@ function identityPanel(user) {
       row('Member since', formatTime(user.created_at))));
 }
 
-function passwordPanel(user, refreshTopbar) {
+function passwordPanel(user, onChanged) {
   const section = h('section', { class: 'panel', id: 'password-panel', 'aria-labelledby': 'password-title' },
     h('h2', { id: 'password-title', text: 'Password' }));
   if (user.source === 'ldap') {
@@ -43,7 +57,8 @@ function passwordPanel(user, refreshTopbar) {
     error,
     h('input', { type: 'text', name: 'username', autocomplete: 'username', value: user.username, hidden: true, readonly: true }),
     field('Current password', input('current_password', { type: 'password', required: true, autocomplete: 'current-password', id: 'current-password' })),
-    field('New password', input('new_password', { type: 'password', required: true, autocomplete: 'new-password', id: 'new-password' })),
+    field('New password', input('new_password', { type: 'password', required: true, autocomplete: 'new-password', id: 'new-password', minlength: '12' }),
+      'At least 12 characters.'),
     field('Repeat new password', input('repeat_password', { type: 'password', required: true, autocomplete: 'new-password', id: 'repeat-password' })),
     h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'btn btn-primary', text: 'Change password' })));
   onSubmit(form, error, async () => {
@@ -57,14 +72,7 @@ function passwordPanel(user, refreshTopbar) {
     }
     await api.post('/me/password', { current_password: current, new_password: next });
     form.reset();
-    try {
-      const me = await api.get('/me');
-      updateUser(me.user);
-      refreshTopbar();
-    } catch { /* the change itself succeeded */ }
-    const banner = document.getElementById('must-change-password');
-    if (banner) banner.remove();
-    notify('Password changed.');
+    await onChanged();
   }, 'Changing…');
   section.append(form);
   return section;
@@ -75,9 +83,13 @@ function renderMfa(section, refreshTopbar) {
   const status = user.mfa_enrolled
     ? h('p', { id: 'mfa-status' }, badge('Enabled', 'ok'), ' Signing in asks for a code from your authenticator app.')
     : h('p', { id: 'mfa-status' }, badge('Not set up', 'warn'), ' Protect your account with a second factor: a code from an authenticator app.');
+  if (user.mfa_enrolled) {
+    replace(section, h('h2', { id: 'mfa-title', text: 'Two-factor authentication' }), status,
+      h('p', { class: 'muted small', text: 'Lost your device? A Vigil superuser can reset your authenticator so that you can set up a new one.' }));
+    return;
+  }
   const error = formError();
-  const start = h('button', { type: 'button', class: 'btn btn-primary', id: 'mfa-enroll',
-    text: user.mfa_enrolled ? 'Replace authenticator' : 'Set up authenticator' });
+  const start = h('button', { type: 'button', class: 'btn btn-primary', id: 'mfa-enroll', text: 'Set up authenticator' });
   const body = h('div', { id: 'mfa-body' });
   replace(section, h('h2', { id: 'mfa-title', text: 'Two-factor authentication' }), status, error, start, body);
 
@@ -96,7 +108,7 @@ function renderMfa(section, refreshTopbar) {
       if (e.status === 401) return;
       setFormError(error, e);
       start.disabled = false;
-      start.textContent = user.mfa_enrolled ? 'Replace authenticator' : 'Set up authenticator';
+      start.textContent = 'Set up authenticator';
     }
   });
 }
@@ -135,9 +147,6 @@ function renderEnrolment(body, { secret, otpauth_uri: uri }, onConfirmed, onCanc
       result = await api.post('/me/mfa/confirm', { code: value });
     } catch (e) {
       code.value = '';
-      if (e.code === 'validation_failed') {
-        throw new Error(`That code was not accepted (${e.message}). Check that your device's clock is right and enter the current code.`);
-      }
       throw e;
     }
     if (result && result.user) updateUser(result.user);

@@ -1,7 +1,7 @@
 // Users (superuser): list, create, edit roles, lock / unlock, reset MFA, delete.
 import * as api from '../api.js';
 import { h, replace, formatTime } from '../dom.js';
-import { currentUser, updateUser, ROLES, ROLE_LABELS } from '../session.js';
+import { currentUser, ROLES, ROLE_LABELS } from '../session.js';
 import {
   pageHeader, loadInto, dataTable, emptyState, badge, badges, field, input, checkboxGroup, checkedValues,
   formError, setFormError, onSubmit, notify, confirmAction, formDialog,
@@ -11,7 +11,7 @@ const roleOptions = ROLES.map((r) => ({ value: r, label: ROLE_LABELS[r] }));
 const ROLE_HINT = 'Superuser: everything. Vault admin: safes, targets, accounts. Admin: connects to accounts. ' +
   'Auditor: audit log and recordings. SOC: live sessions.';
 
-export function render(root, { refreshTopbar }) {
+export function render(root, { refreshSession }) {
   const list = h('div', { id: 'users-list' });
   const panel = h('section', { class: 'panel', id: 'user-form-panel', hidden: true, 'aria-labelledby': 'user-form-title' });
   const newButton = h('button', { type: 'button', class: 'btn btn-primary', id: 'user-new', text: 'New user',
@@ -25,8 +25,8 @@ export function render(root, { refreshTopbar }) {
     h('div', { class: 'form-grid' },
       field('Username', input('username', { required: true, maxlength: '100', autocomplete: 'off', autocapitalize: 'none', spellcheck: 'false' })),
       field('Display name', input('display_name', { maxlength: '200', autocomplete: 'off' })),
-      field('Initial password', input('password', { type: 'password', required: true, autocomplete: 'new-password' }),
-        'The user should change it after the first sign-in.')),
+      field('Initial password', input('password', { type: 'password', required: true, autocomplete: 'new-password', minlength: '12' }),
+        'At least 12 characters. The user must replace it at the first sign-in.')),
     checkboxGroup('Roles', 'roles', roleOptions, ['admin'], ROLE_HINT),
     h('div', { class: 'form-actions' },
       h('button', { type: 'submit', class: 'btn btn-primary', text: 'Create user' }),
@@ -68,7 +68,7 @@ export function render(root, { refreshTopbar }) {
       submit: (f) => api.patch(`/users/${u.id}`, { display_name: f.elements.display_name.value.trim(), roles: checkedValues(f, 'roles') }),
     });
     if (done) {
-      if (currentUser() && currentUser().id === u.id && typeof done === 'object') { updateUser(done); refreshTopbar(); }
+      if (currentUser() && currentUser().id === u.id) await refreshSession().catch(() => {});
       notify(`User “${u.username}” saved.`);
       reload();
     }
@@ -83,6 +83,22 @@ export function render(root, { refreshTopbar }) {
       action: () => api.patch(`/users/${u.id}`, { locked }),
     });
     if (done) { notify(`User “${u.username}” ${locked ? 'locked' : 'unlocked'}.`); reload(); }
+  }
+
+  async function resetPassword(u) {
+    const done = await formDialog({
+      title: `Set a new password for ${u.username}`,
+      description: `${u.username} is signed out everywhere and must replace this password at the next sign-in.`,
+      build: () => field('New one-time password', input('password', { type: 'password', required: true, autocomplete: 'new-password', minlength: '12' }),
+        'At least 12 characters.'),
+      submit: async (f) => {
+        const password = f.elements.password.value;
+        f.elements.password.value = '';
+        return api.patch(`/users/${u.id}`, { password });
+      },
+      submitLabel: 'Set password',
+    });
+    if (done) { notify(`A new password is set for “${u.username}”.`); reload(); }
   }
 
   async function resetMfa(u) {
@@ -123,6 +139,7 @@ export function render(root, { refreshTopbar }) {
             h('button', { type: 'button', class: 'btn btn-small', text: 'Edit', 'aria-label': `Edit ${u.username}`, onClick: () => edit(u) }),
             self ? null : h('button', { type: 'button', class: 'btn btn-small', text: u.locked ? 'Unlock' : 'Lock',
               'aria-label': `${u.locked ? 'Unlock' : 'Lock'} ${u.username}`, onClick: () => setLocked(u, !u.locked) }),
+            !self && u.source !== 'ldap' ? h('button', { type: 'button', class: 'btn btn-small', text: 'Password', 'aria-label': `Set a new password for ${u.username}`, onClick: () => resetPassword(u) }) : null,
             u.mfa_enrolled ? h('button', { type: 'button', class: 'btn btn-small', text: 'Reset MFA', 'aria-label': `Reset MFA of ${u.username}`, onClick: () => resetMfa(u) }) : null,
             self ? null : h('button', { type: 'button', class: 'btn btn-small btn-danger-ghost', text: 'Delete', 'aria-label': `Delete ${u.username}`, onClick: () => remove(u) }));
         },
