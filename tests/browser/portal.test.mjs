@@ -4,7 +4,7 @@
 //   npm ci && npm run build:web && VIGIL_BIN=build/server/vigil npm run test:browser
 //
 // Screenshots of every step go to tests/artifacts/browser/*.png.
-import { describe, it, before, after } from 'node:test';
+import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -243,22 +243,29 @@ function step(name, fn) {
 }
 
 describe('Vigil portal', { timeout: 20 * 60_000 }, () => {
-  before(async () => {
-    assert.ok(existsSync(VIGIL_BIN), `no Vigil binary at ${VIGIL_BIN} (set VIGIL_BIN)`);
-    if (!existsSync(join(ROOT, 'web', 'static', 'vendor', 'qrcode.js'))) {
-      execFileSync(process.execPath, [join(ROOT, 'web', 'static', 'build-vendor.mjs')], { cwd: ROOT, stdio: 'inherit' });
+  // Start-up is a test of its own (not a `before` hook) so that a server that does not start
+  // counts as a failure in the TAP summary rather than as cancelled tests.
+  it('vigil serve starts and Chromium launches', { timeout: STARTUP_TIMEOUT_MS + 60_000 }, async () => {
+    try {
+      assert.ok(existsSync(VIGIL_BIN), `no Vigil binary at ${VIGIL_BIN} (set VIGIL_BIN)`);
+      if (!existsSync(join(ROOT, 'web', 'static', 'vendor', 'qrcode.js'))) {
+        execFileSync(process.execPath, [join(ROOT, 'web', 'static', 'build-vendor.mjs')], { cwd: ROOT, stdio: 'inherit' });
+      }
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await startServer();
+      admin.username = server.admin.username;
+      admin.password = server.admin.password;
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+          '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      });
+      await newPage();
+    } catch (error) {
+      failed = true;
+      throw error;
     }
-    mkdirSync(ARTIFACTS, { recursive: true });
-    await startServer();
-    admin.username = server.admin.username;
-    admin.password = server.admin.password;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-    await newPage();
-  }, { timeout: STARTUP_TIMEOUT_MS + 60_000 });
+  });
 
   after(async () => {
     try {
