@@ -173,6 +173,7 @@ void addUser(CLI::App& app, GlobalOptions& g, std::function<int()>& run) {
         } else {
           u->locked = action == "user_lock";
           rt->store->updateUser(*u);
+          if (!u->locked) rt->store->clearLockout(u->id);
           if (u->locked) rt->store->deleteUserPortalSessions(u->id);
         }
         auditCli(*rt, action, *u, R"({"by":"cli"})");

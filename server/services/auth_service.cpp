@@ -21,14 +21,10 @@ std::string totpOwner(std::int64_t user_id) { return "user:" + std::to_string(us
 
 crypto::Bytes tokenHash(const std::string& token) { return crypto::sha256(token); }
 
-// A hash of a random password, verified when the user does not exist so that the response time
-// does not reveal which usernames exist.
-const std::string& decoyHash() {
-  static const std::string h = auth::hashPassword(crypto::randomToken(16));
-  return h;
-}
-
 }  // namespace
+
+AuthService::AuthService(const Config& cfg, store::Store& store, Vault& vault)
+    : cfg_(cfg), store_(store), vault_(vault), decoy_hash_(hashPassword(crypto::randomToken(16))) {}
 
 std::string AuthService::hashPassword(std::string_view password) const {
   return auth::hashPassword(password, {cfg_.auth.argon2_t_cost, cfg_.auth.argon2_m_cost_kib, cfg_.auth.argon2_parallelism});
@@ -100,7 +96,7 @@ LoginResult AuthService::login(LoginRequest req) {
     user = store_.upsertLdapUser(r.user->username, r.user->display_name, r.user->roles);
   } else {
     if (!user || user->source != "local") {
-      auth::verifyPassword(req.password, decoyHash());
+      auth::verifyPassword(req.password, decoy_hash_);
       auditLogin(std::nullopt, req.username, req.source_addr, "failed", "unknown_user");
       return res;
     }

@@ -39,7 +39,7 @@ struct MfaEnrollment {
 
 class AuthService {
  public:
-  AuthService(const Config& cfg, store::Store& store, Vault& vault) : cfg_(cfg), store_(store), vault_(vault) {}
+  AuthService(const Config& cfg, store::Store& store, Vault& vault);
 
   LoginResult login(LoginRequest req);
   /// Validates a cookie value: the session exists, is within its idle and absolute limits, and
@@ -65,6 +65,9 @@ class AuthService {
   const Config& cfg_;
   store::Store& store_;
   Vault& vault_;
+  // Verified when the user does not exist, with the same Argon2 cost as real users, so that
+  // the response time does not reveal which usernames exist.
+  const std::string decoy_hash_;
 };
 
 }  // namespace vigil::services

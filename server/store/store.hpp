@@ -39,6 +39,8 @@ class Store {
   /// new failed count and whether this failure locked the user.
   std::pair<int, bool> recordLoginFailure(std::int64_t id, int threshold, int lockout_minutes);
   void recordLoginSuccess(std::int64_t id);
+  /// Ends a temporary lockout and resets the failure count (an administrator's unlock).
+  void clearLockout(std::int64_t id);
   /// Stores a pending (enrolled=false) or enrolled TOTP envelope; nullopt clears it.
   void setTotp(std::int64_t id, const std::optional<crypto::Envelope>& env, bool enrolled);
   /// Atomically moves totp_last_step forward; false if `step` is not newer (a replayed code).

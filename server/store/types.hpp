@@ -33,7 +33,7 @@ struct User {
   std::optional<crypto::Envelope> totp;  // enrolled or pending secret
   std::optional<std::int64_t> totp_last_step;
   int failed_logins = 0;
-  bool locked = false;       // locked by an administrator (or lockout still in force)
+  bool locked = false;          // locked by an administrator until unlocked
   bool lockout_active = false;  // temporary lockout after failed logins, still in force
   std::string created_at;
   bool hasRole(const std::string& r) const;

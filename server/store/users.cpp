@@ -9,7 +9,7 @@ const std::string kUserColumns =
     "id, username, display_name, array_to_json(roles)::text, source, coalesce(password_hash, ''),"
     " must_change_password, totp_enrolled, totp_key_id, encode(totp_wrapped_key, 'hex'),"
     " encode(totp_ciphertext, 'hex'), totp_last_step, failed_logins,"
-    " locked OR coalesce(locked_until > now(), false), coalesce(locked_until > now(), false), " +
+    " locked, coalesce(locked_until > now(), false), " +
     rfc3339("created_at");
 
 User readUser(const pqxx::row& r) {
@@ -80,12 +80,9 @@ User Store::createUser(const User& u) {
 
 void Store::updateUser(const User& u) {
   inTx(*pool_, [&](pqxx::work& tx) {
-    // Clearing `locked` also clears a temporary lockout and the failure count (an unlock).
     tx.exec_params0(
         "UPDATE users SET display_name = $2, roles = $3::text[], password_hash = nullif($4, ''),"
-        " must_change_password = $5, locked = $6,"
-        " locked_until = CASE WHEN $6 THEN locked_until ELSE NULL END,"
-        " failed_logins = CASE WHEN $6 THEN failed_logins ELSE 0 END, updated_at = now() WHERE id = $1",
+        " must_change_password = $5, locked = $6, updated_at = now() WHERE id = $1",
         u.id, u.display_name, toPgArray(u.roles), u.password_hash, u.must_change_password, u.locked);
   });
 }
@@ -98,14 +95,24 @@ bool Store::deleteUser(std::int64_t id) {
 
 std::pair<int, bool> Store::recordLoginFailure(std::int64_t id, int threshold, int lockout_minutes) {
   return inTx(*pool_, [&](pqxx::work& tx) {
+    // Once a lockout has run out, counting starts again from zero: one more mistake must not
+    // lock the user again at once.
     auto r = tx.exec_params(
-        "UPDATE users SET failed_logins = failed_logins + 1,"
-        " locked_until = CASE WHEN failed_logins + 1 >= $2 THEN now() + make_interval(mins => $3)"
-        "                     ELSE locked_until END"
-        " WHERE id = $1 RETURNING failed_logins",
+        "WITH cur AS (SELECT id, CASE WHEN locked_until IS NOT NULL AND locked_until <= now() THEN 0"
+        "                        ELSE failed_logins END AS base FROM users WHERE id = $1 FOR UPDATE)"
+        " UPDATE users u SET failed_logins = cur.base + 1,"
+        " locked_until = CASE WHEN cur.base + 1 >= $2 THEN now() + make_interval(mins => $3)"
+        "                     WHEN u.locked_until <= now() THEN NULL ELSE u.locked_until END"
+        " FROM cur WHERE u.id = cur.id RETURNING u.failed_logins",
         id, threshold, lockout_minutes);
     int n = r.empty() ? 0 : r[0][0].as<int>();
     return std::pair<int, bool>{n, n == threshold};
+  });
+}
+
+void Store::clearLockout(std::int64_t id) {
+  inTx(*pool_, [&](pqxx::work& tx) {
+    tx.exec_params0("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1", id);
   });
 }
 

@@ -48,13 +48,7 @@ json auditView(const store::Account& a) {
 HttpResponse list(RequestContext& c) {
   auto page = c.page();
   store::Store::AccountFilter f;
-  if (auto s = c.queryParam("safe_id")) {
-    try {
-      f.safe_id = std::stoll(*s);
-    } catch (...) {
-      throw ApiError(400, "validation_failed", "safe_id: must be an integer");
-    }
-  }
+  f.safe_id = c.queryInt("safe_id", 1, INT64_MAX);
   if (!hasAnyRole(c.user(), {"vault_admin"})) f.member_user_id = c.user().id;
   return pagedResponse(c.deps.store.listAccounts(page, f), page, accountJson);
 }

@@ -51,6 +51,12 @@ static std::int64_t parseQueryInt(const std::optional<std::string>& v, const cha
   return n;
 }
 
+std::optional<std::int64_t> RequestContext::queryInt(const std::string& name, std::int64_t lo, std::int64_t hi) const {
+  auto v = queryParam(name);
+  if (!v) return std::nullopt;
+  return parseQueryInt(v, name.c_str(), lo, hi, 0);
+}
+
 store::Page RequestContext::page() const {
   store::Page p;
   p.limit = static_cast<int>(parseQueryInt(queryParam("limit"), "limit", 1, 500, 100));
@@ -103,9 +109,13 @@ namespace {
 
 void checkText(const std::string& field, const std::string& s, std::size_t max_len, bool allow_newlines) {
   if (s.size() > max_len) invalid(field, "at most " + std::to_string(max_len) + " bytes");
-  for (unsigned char ch : s) {
-    if (ch == 0x7f || (ch < 0x20 && !(allow_newlines && (ch == '\n' || ch == '\r' || ch == '\t'))))
-      invalid(field, "control characters are not allowed");
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto ch = static_cast<unsigned char>(s[i]);
+    const bool c0 = ch == 0x7f || (ch < 0x20 && !(allow_newlines && (ch == '\n' || ch == '\r' || ch == '\t')));
+    // U+0080..U+009F (C1, e.g. the terminal escape introducer U+009B) are 0xC2 0x80..0x9F in UTF-8.
+    const bool c1 = ch == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) <= 0x9F &&
+                    static_cast<unsigned char>(s[i + 1]) >= 0x80;
+    if (c0 || c1) invalid(field, "control characters are not allowed");
   }
 }
 }  // namespace
@@ -198,6 +208,7 @@ json userJson(const store::User& u) {
               {"source", u.source},
               {"mfa_enrolled", u.totp_enrolled},
               {"locked", u.locked},
+              {"lockout_active", u.lockout_active},
               {"must_change_password", u.must_change_password},
               {"created_at", u.created_at}};
 }

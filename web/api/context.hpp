@@ -33,6 +33,8 @@ struct RequestContext {
   std::int64_t idParam(std::size_t i) const;
   std::optional<std::string> queryParam(const std::string& name) const;
   store::Page page() const;
+  /// An integer query parameter in [lo, hi]; 400 validation_failed when malformed.
+  std::optional<std::int64_t> queryInt(const std::string& name, std::int64_t lo, std::int64_t hi) const;
   /// Writes an audit row with the caller as actor.
   void audit(const std::string& action, const std::string& object_type, const std::string& object_id,
              const std::string& outcome = "ok", const json& details = json::object()) const;

@@ -69,7 +69,8 @@ HttpResponse update(RequestContext& c) {
   bool lock_changed = false;
   if (auto l = optionalBool(c.body, "locked")) {
     if (*l && u.id == c.user().id) throw ApiError(400, "validation_failed", "locked: you cannot lock yourself");
-    lock_changed = *l != u.locked;
+    // Unlocking also ends a temporary lockout after failed logins.
+    lock_changed = *l != u.locked || (!*l && u.lockout_active);
     u.locked = *l;
     changed["locked"] = *l;
   }
@@ -82,6 +83,7 @@ HttpResponse update(RequestContext& c) {
     changed["password"] = "reset";
   }
   c.deps.store.updateUser(u);
+  if (lock_changed && !u.locked) c.deps.store.clearLockout(u.id);
   // A lock or a password reset ends the user's portal sessions at once.
   if ((lock_changed && u.locked) || c.body.contains("password")) c.deps.store.deleteUserPortalSessions(u.id);
   c.audit(lock_changed ? (u.locked ? "user_lock" : "user_unlock") : "user_update", "user", std::to_string(u.id), "ok", changed);

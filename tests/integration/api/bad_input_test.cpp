@@ -277,10 +277,10 @@ TEST_CASE("wrong types, unknown and missing fields, out-of-range values", "[api]
   CHECK(env().admin().get("/api/v1/users/" + S(f.va.id)).json()["roles"] == json{"vault_admin"});
 }
 
-// SERVER BUG (see report) if this fails: checkText in web/api/context.cpp rejects only C0 bytes and
+// Regression test (fixed): checkText in web/api/context.cpp rejects only C0 bytes and
 // DEL; C1 control characters (U+0080..U+009F, e.g. U+009B CSI, a terminal escape introducer) are
 // stored although docs/api.md says "no control characters".
-TEST_CASE("C1 control characters in names are refused", "[api][input][bug]") {
+TEST_CASE("C1 control characters in names are refused", "[api][input]") {
   Fixture f;
   runRefused(f.va.http(), {
                               {"U+009B CSI in name", "POST", "/api/v1/safes", json{{"name", "a\xc2\x9b" "31mred"}}.dump(),
@@ -424,9 +424,9 @@ TEST_CASE("unknown endpoints, wrong methods, bad ids and bad query parameters", 
   checkAlive();
 }
 
-// SERVER BUG (see report): web/api/account_routes.cpp list() parses ?safe_id= with std::stoll,
+// Regression test (fixed): web/api/account_routes.cpp list() parses ?safe_id= with std::stoll,
 // which accepts a numeric prefix ("1abc" -> 1) and leading blanks, unlike limit/after (strict).
-TEST_CASE("a non-integer safe_id filter is refused", "[api][input][bug]") {
+TEST_CASE("a non-integer safe_id filter is refused", "[api][input]") {
   Fixture f;
   auto& c = f.va.http();
   checkError(c.get("/api/v1/accounts?safe_id=" + S(f.safe) + "abc"), 400, "validation_failed");
