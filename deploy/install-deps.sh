@@ -13,11 +13,13 @@ build_pkgs=(
   libboost1.81-all-dev libssl-dev libpqxx-dev libpq-dev
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
   libargon2-dev liboath-dev libldap-dev libre2-dev libzstd-dev
+  libssh-dev libvterm-dev zlib1g-dev
   catch2
 )
 runtime_pkgs=(postgresql openssl)
 test_pkgs=(
   slapd ldap-utils chromium wrk curl procps
+  openssh-server openssh-client sshpass
   clang libclang-rt-14-dev
 )
 

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include <yaml-cpp/yaml.h>
@@ -60,9 +61,13 @@ void applyMap(const YAML::Node& node, const std::string& prefix,
   const std::string where = prefix.empty() ? "(top level)" : prefix;
   if (node.IsNull()) return;
   if (!node.IsMap()) throw ConfigError(where, "expected a mapping, got " + typeName(node));
+  std::set<std::string> seen;
   for (auto it = node.begin(); it != node.end(); ++it) {
-    const std::string name = it->first.as<std::string>();
+    if (!it->first.IsScalar()) throw ConfigError(where, "keys must be plain names");
+    const std::string name = it->first.Scalar();
     const std::string key = prefix.empty() ? name : prefix + "." + name;
+    // yaml-cpp keeps the last of two equal keys; a silently ignored setting is worse than an error.
+    if (!seen.insert(name).second) throw ConfigError(key, "given twice");
     auto s = setters.find(name);
     if (s == setters.end()) throw ConfigError(key, "unknown key");
     s->second(it->second, key);
@@ -144,6 +149,7 @@ Config fromNode(const YAML::Node& root) {
                validateLevel(c.log.level, k + ".level");
              }},
             {"ldap", [&](const YAML::Node& n, const std::string& k) {
+               // group_roles is a free-form map; check its keys the same way.
                int timeout_ms = static_cast<int>(L.timeout.count());
                applyMap(n, k,
                         {{"enabled", boolean(L.enabled)},
@@ -161,8 +167,11 @@ Config fromNode(const YAML::Node& root) {
                          {"timeout_ms", integer(timeout_ms, 100, 60000)},
                          {"group_roles", [&](const YAML::Node& m, const std::string& mk) {
                             if (!m.IsMap()) throw ConfigError(mk, "expected a mapping of group name to a list of roles");
+                            std::set<std::string> groups;
                             for (auto g = m.begin(); g != m.end(); ++g) {
-                              const std::string gname = g->first.as<std::string>();
+                              if (!g->first.IsScalar()) throw ConfigError(mk, "group names must be plain names");
+                              const std::string gname = g->first.Scalar();
+                              if (!groups.insert(gname).second) throw ConfigError(mk + "." + gname, "given twice");
                               const std::string gk = mk + "." + gname;
                               std::vector<std::string> roles;
                               if (g->second.IsScalar()) roles.push_back(g->second.Scalar());
@@ -225,7 +234,11 @@ Config parseConfig(const std::string& yaml_text) {
     throw ConfigError("(file)", std::string("YAML syntax error at line ") + std::to_string(e.mark.line + 1) +
                                     ", column " + std::to_string(e.mark.column + 1) + ": " + e.msg);
   }
-  return fromNode(root);
+  try {
+    return fromNode(root);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError("(file)", std::string("invalid YAML: ") + e.what());
+  }
 }
 
 Config loadConfig(const std::filesystem::path& file) {

@@ -54,7 +54,7 @@ struct HttpConfig {
   int header_timeout_seconds = 10;
   int idle_timeout_seconds = 60;
   int io_threads = 2;
-  int worker_threads = 4;
+  int worker_threads = 8;  // handlers block on the database: as many as pooled connections
 };
 
 struct LogConfig {

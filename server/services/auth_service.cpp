@@ -139,10 +139,8 @@ LoginResult AuthService::login(LoginRequest req) {
 std::optional<AuthContext> AuthService::authenticate(const std::string& session_token) {
   if (session_token.empty() || session_token.size() > 128) return std::nullopt;
   auto s = store_.touchPortalSession(tokenHash(session_token), cfg_.auth.session_idle_minutes);
-  if (!s) return std::nullopt;
-  auto u = store_.userById(s->user_id);
-  if (!u || u->locked) return std::nullopt;
-  return AuthContext{std::move(*u), s->csrf_token};
+  if (!s || s->second.locked) return std::nullopt;
+  return AuthContext{std::move(s->second), s->first.csrf_token};
 }
 
 void AuthService::logout(const std::string& session_token, const store::User& user, const std::string& source_addr) {

@@ -29,7 +29,7 @@ Account readAccount(const pqxx::row& r) {
 }  // namespace
 
 std::vector<Account> Store::listAccounts(const Page& page, const AccountFilter& f) {
-  return inTx(*pool_, [&](pqxx::work& tx) {
+  return inRead(*pool_, [&](pqxx::nontransaction& tx) {
     // Optional filters are passed as NULLs so one statement serves every combination.
     std::string sql = kAccountSelect +
         "WHERE a.id > $1 AND ($3::bigint IS NULL OR a.safe_id = $3)"
@@ -46,7 +46,7 @@ std::vector<Account> Store::listAccounts(const Page& page, const AccountFilter& 
 }
 
 std::optional<Account> Store::accountById(std::int64_t id) {
-  return inTx(*pool_, [&](pqxx::work& tx) -> std::optional<Account> {
+  return inRead(*pool_, [&](pqxx::nontransaction& tx) -> std::optional<Account> {
     auto r = tx.exec_params(kAccountSelect + "WHERE a.id = $1", id);
     if (r.empty()) return std::nullopt;
     return readAccount(r[0]);
@@ -84,7 +84,7 @@ void Store::setAccountSecret(std::int64_t id, const std::string& kind, const cry
 }
 
 std::optional<crypto::Envelope> Store::accountSecret(std::int64_t id) {
-  return inTx(*pool_, [&](pqxx::work& tx) -> std::optional<crypto::Envelope> {
+  return inRead(*pool_, [&](pqxx::nontransaction& tx) -> std::optional<crypto::Envelope> {
     auto r = tx.exec_params("SELECT secret_key_id, encode(secret_wrapped_key, 'hex'), encode(secret_ciphertext, 'hex')"
                             " FROM accounts WHERE id = $1", id);
     if (r.empty()) return std::nullopt;
@@ -99,7 +99,7 @@ bool Store::deleteAccount(std::int64_t id) {
 }
 
 std::vector<std::pair<std::string, Bytes>> Store::vaultKeyChecks() {
-  return inTx(*pool_, [&](pqxx::work& tx) {
+  return inRead(*pool_, [&](pqxx::nontransaction& tx) {
     std::vector<std::pair<std::string, Bytes>> out;
     for (const auto& row : tx.exec("SELECT key_id, encode(key_check, 'hex') FROM vault_keys WHERE retired_at IS NULL"))
       out.emplace_back(row[0].c_str(), fromHex(row[1]));
@@ -121,7 +121,7 @@ void Store::retireVaultKeysExcept(const std::string& key_id) {
 }
 
 std::vector<Store::WrappedSecret> Store::secretsNotUnder(const std::string& current_id, int limit) {
-  return inTx(*pool_, [&](pqxx::work& tx) {
+  return inRead(*pool_, [&](pqxx::nontransaction& tx) {
     std::vector<WrappedSecret> out;
     auto r = tx.exec_params(
         "(SELECT 'accounts', id, secret_key_id, encode(secret_wrapped_key, 'hex'), encode(secret_ciphertext, 'hex')"
@@ -150,7 +150,7 @@ bool Store::rewrapSecret(const WrappedSecret& old_row, const crypto::Envelope& r
 }
 
 std::int64_t Store::countSecretsNotUnder(const std::string& current_id) {
-  return inTx(*pool_, [&](pqxx::work& tx) {
+  return inRead(*pool_, [&](pqxx::nontransaction& tx) {
     return tx.exec_params(
         "SELECT (SELECT count(*) FROM accounts WHERE secret_key_id <> $1)"
         " + (SELECT count(*) FROM users WHERE totp_key_id IS NOT NULL AND totp_key_id <> $1)",
@@ -168,7 +168,7 @@ void Store::audit(const AuditEntry& e) {
 }
 
 std::vector<AuditEntry> Store::listAudit(const Page& page, const AuditFilter& f) {
-  return inTx(*pool_, [&](pqxx::work& tx) {
+  return inRead(*pool_, [&](pqxx::nontransaction& tx) {
     std::vector<AuditEntry> out;
     auto r = tx.exec_params(
         "SELECT id, " + rfc3339("at") + ", actor_id, actor, source_addr, action, object_type, object_id, outcome,"

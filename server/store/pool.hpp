@@ -55,6 +55,14 @@ auto inTx(Store::Pool& pool, Fn&& fn) {
   }
 }
 
+/// Runs `fn(pqxx::nontransaction&)` for reads: one statement, no BEGIN/COMMIT round trips.
+template <class Fn>
+auto inRead(Store::Pool& pool, Fn&& fn) {
+  auto lease = pool.lease();
+  pqxx::nontransaction tx(*lease);
+  return fn(tx);
+}
+
 // Values cross the wire as text: bytea as hex, arrays as JSON (libpqxx 6 has no array binding).
 std::string toPgArray(const std::vector<std::string>& v);
 std::vector<std::string> fromJsonArray(const pqxx::field& f);

@@ -50,7 +50,7 @@ Target readTarget(const pqxx::row& r) {
 }  // namespace
 
 std::vector<Safe> Store::listSafes(const Page& page, std::optional<std::int64_t> member_user_id) {
-  return inTx(*pool_, [&](pqxx::work& tx) {
+  return inRead(*pool_, [&](pqxx::nontransaction& tx) {
     std::vector<Safe> out;
     pqxx::result r = member_user_id
         ? tx.exec_params("SELECT " + kSafeColumns + " FROM safes s JOIN safe_members m ON m.safe_id = s.id"
@@ -64,7 +64,7 @@ std::vector<Safe> Store::listSafes(const Page& page, std::optional<std::int64_t>
 }
 
 std::optional<Safe> Store::safeById(std::int64_t id) {
-  return inTx(*pool_, [&](pqxx::work& tx) -> std::optional<Safe> {
+  return inRead(*pool_, [&](pqxx::nontransaction& tx) -> std::optional<Safe> {
     auto r = tx.exec_params("SELECT " + kSafeColumns + " FROM safes s WHERE s.id = $1", id);
     if (r.empty()) return std::nullopt;
     return readSafe(r[0]);
@@ -100,7 +100,7 @@ bool Store::deleteSafe(std::int64_t id) {
 }
 
 std::vector<SafeMember> Store::listMembers(std::int64_t safe_id) {
-  return inTx(*pool_, [&](pqxx::work& tx) {
+  return inRead(*pool_, [&](pqxx::nontransaction& tx) {
     std::vector<SafeMember> out;
     for (const auto& row : tx.exec_params(kMemberSelect + "WHERE m.safe_id = $1 ORDER BY u.username", safe_id))
       out.push_back(readMember(row));
@@ -109,7 +109,7 @@ std::vector<SafeMember> Store::listMembers(std::int64_t safe_id) {
 }
 
 std::optional<SafeMember> Store::membership(std::int64_t safe_id, std::int64_t user_id) {
-  return inTx(*pool_, [&](pqxx::work& tx) -> std::optional<SafeMember> {
+  return inRead(*pool_, [&](pqxx::nontransaction& tx) -> std::optional<SafeMember> {
     auto r = tx.exec_params(kMemberSelect + "WHERE m.safe_id = $1 AND m.user_id = $2", safe_id, user_id);
     if (r.empty()) return std::nullopt;
     return readMember(r[0]);
@@ -117,7 +117,7 @@ std::optional<SafeMember> Store::membership(std::int64_t safe_id, std::int64_t u
 }
 
 std::vector<SafeMember> Store::membershipsOf(std::int64_t user_id) {
-  return inTx(*pool_, [&](pqxx::work& tx) {
+  return inRead(*pool_, [&](pqxx::nontransaction& tx) {
     std::vector<SafeMember> out;
     for (const auto& row : tx.exec_params(kMemberSelect + "WHERE m.user_id = $1", user_id)) out.push_back(readMember(row));
     return out;
@@ -142,7 +142,7 @@ bool Store::removeMember(std::int64_t safe_id, std::int64_t user_id) {
 }
 
 std::vector<Target> Store::listTargets(const Page& page) {
-  return inTx(*pool_, [&](pqxx::work& tx) {
+  return inRead(*pool_, [&](pqxx::nontransaction& tx) {
     std::vector<Target> out;
     for (const auto& row : tx.exec_params("SELECT " + kTargetColumns + " FROM targets WHERE id > $1 ORDER BY id LIMIT $2",
                                     page.after, page.limit))
@@ -152,7 +152,7 @@ std::vector<Target> Store::listTargets(const Page& page) {
 }
 
 std::optional<Target> Store::targetById(std::int64_t id) {
-  return inTx(*pool_, [&](pqxx::work& tx) -> std::optional<Target> {
+  return inRead(*pool_, [&](pqxx::nontransaction& tx) -> std::optional<Target> {
     auto r = tx.exec_params("SELECT " + kTargetColumns + " FROM targets WHERE id = $1", id);
     if (r.empty()) return std::nullopt;
     return readTarget(r[0]);

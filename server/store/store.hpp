@@ -52,8 +52,10 @@ class Store {
   // ---- portal sessions (token_hash = SHA-256 of the cookie)
   void createPortalSession(const Bytes& token_hash, std::int64_t user_id, const std::string& csrf,
                            const std::string& source_addr, int absolute_hours);
-  /// Valid (not idle-expired, not absolute-expired) session → touches last_seen and returns it.
-  std::optional<PortalSession> touchPortalSession(const Bytes& token_hash, int idle_minutes);
+  /// A valid (not idle-expired, not absolute-expired) session and its user, in one round trip.
+  /// last_seen moves forward at most every 15 s, without waiting for the WAL flush: it is the only
+  /// write on the hot path of every authenticated request, and losing one on a crash is harmless.
+  std::optional<std::pair<PortalSession, User>> touchPortalSession(const Bytes& token_hash, int idle_minutes);
   void deletePortalSession(const Bytes& token_hash);
   void deleteUserPortalSessions(std::int64_t user_id);
 

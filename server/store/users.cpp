@@ -5,29 +5,33 @@
 namespace vigil::store {
 namespace {
 
-const std::string kUserColumns =
-    "id, username, display_name, array_to_json(roles)::text, source, coalesce(password_hash, ''),"
-    " must_change_password, totp_enrolled, totp_key_id, encode(totp_wrapped_key, 'hex'),"
-    " encode(totp_ciphertext, 'hex'), totp_last_step, failed_logins,"
-    " locked, coalesce(locked_until > now(), false), " +
-    rfc3339("created_at");
+std::string userColumns(const std::string& t) {
+  const std::string p = t.empty() ? "" : t + ".";
+  return p + "id, " + p + "username, " + p + "display_name, array_to_json(" + p + "roles)::text, " + p + "source, coalesce(" +
+         p + "password_hash, ''), " + p + "must_change_password, " + p + "totp_enrolled, " + p + "totp_key_id, encode(" + p +
+         "totp_wrapped_key, 'hex'), encode(" + p + "totp_ciphertext, 'hex'), " + p + "totp_last_step, " + p +
+         "failed_logins, " + p + "locked, coalesce(" + p + "locked_until > now(), false), " + rfc3339(p + "created_at");
+}
+const std::string kUserColumns = userColumns("");
 
-User readUser(const pqxx::row& r) {
+/// Reads the user columns starting at column `o`.
+User readUser(const pqxx::row& row, pqxx::row::size_type o = 0) {
+  auto r = [&](pqxx::row::size_type i) { return row[o + i]; };
   User u;
-  u.id = r[0].as<std::int64_t>();
-  u.username = r[1].c_str();
-  u.display_name = r[2].c_str();
-  u.roles = fromJsonArray(r[3]);
-  u.source = r[4].c_str();
-  u.password_hash = r[5].c_str();
-  u.must_change_password = r[6].as<bool>();
-  u.totp_enrolled = r[7].as<bool>();
-  if (!r[8].is_null()) u.totp = crypto::Envelope{r[8].c_str(), fromHex(r[9]), fromHex(r[10])};
-  if (!r[11].is_null()) u.totp_last_step = r[11].as<std::int64_t>();
-  u.failed_logins = r[12].as<int>();
-  u.locked = r[13].as<bool>();
-  u.lockout_active = r[14].as<bool>();
-  u.created_at = r[15].c_str();
+  u.id = r(0).as<std::int64_t>();
+  u.username = r(1).c_str();
+  u.display_name = r(2).c_str();
+  u.roles = fromJsonArray(r(3));
+  u.source = r(4).c_str();
+  u.password_hash = r(5).c_str();
+  u.must_change_password = r(6).as<bool>();
+  u.totp_enrolled = r(7).as<bool>();
+  if (!r(8).is_null()) u.totp = crypto::Envelope{r(8).c_str(), fromHex(r(9)), fromHex(r(10))};
+  if (!r(11).is_null()) u.totp_last_step = r(11).as<std::int64_t>();
+  u.failed_logins = r(12).as<int>();
+  u.locked = r(13).as<bool>();
+  u.lockout_active = r(14).as<bool>();
+  u.created_at = r(15).c_str();
   return u;
 }
 
@@ -43,19 +47,19 @@ bool User::hasRole(const std::string& r) const {
 }
 
 std::optional<User> Store::userByName(const std::string& username) {
-  return inTx(*pool_, [&](pqxx::work& tx) {
+  return inRead(*pool_, [&](pqxx::nontransaction& tx) {
     return one(tx.exec_params("SELECT " + kUserColumns + " FROM users WHERE username = $1", username));
   });
 }
 
 std::optional<User> Store::userById(std::int64_t id) {
-  return inTx(*pool_, [&](pqxx::work& tx) {
+  return inRead(*pool_, [&](pqxx::nontransaction& tx) {
     return one(tx.exec_params("SELECT " + kUserColumns + " FROM users WHERE id = $1", id));
   });
 }
 
 std::vector<User> Store::listUsers(const Page& page) {
-  return inTx(*pool_, [&](pqxx::work& tx) {
+  return inRead(*pool_, [&](pqxx::nontransaction& tx) {
     std::vector<User> out;
     for (const auto& row : tx.exec_params("SELECT " + kUserColumns + " FROM users WHERE id > $1 ORDER BY id LIMIT $2",
                                     page.after, page.limit))
@@ -65,7 +69,7 @@ std::vector<User> Store::listUsers(const Page& page) {
 }
 
 std::int64_t Store::countUsers() {
-  return inTx(*pool_, [&](pqxx::work& tx) { return tx.exec("SELECT count(*) FROM users")[0][0].as<std::int64_t>(); });
+  return inRead(*pool_, [&](pqxx::nontransaction& tx) { return tx.exec("SELECT count(*) FROM users")[0][0].as<std::int64_t>(); });
 }
 
 User Store::createUser(const User& u) {
@@ -170,15 +174,23 @@ void Store::createPortalSession(const Bytes& token_hash, std::int64_t user_id, c
   });
 }
 
-std::optional<PortalSession> Store::touchPortalSession(const Bytes& token_hash, int idle_minutes) {
-  return inTx(*pool_, [&](pqxx::work& tx) -> std::optional<PortalSession> {
-    auto r = tx.exec_params(
-        "UPDATE portal_sessions SET last_seen = now() WHERE token_hash = $1::bytea AND expires_at > now()"
-        " AND last_seen > now() - make_interval(mins => $2) RETURNING user_id, csrf_token",
+std::optional<std::pair<PortalSession, User>> Store::touchPortalSession(const Bytes& token_hash, int idle_minutes) {
+  auto found = inRead(*pool_, [&](pqxx::nontransaction& tx) {
+    return tx.exec_params(
+        "SELECT s.csrf_token, s.last_seen < now() - interval '15 seconds', " + userColumns("u") +
+        " FROM portal_sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1::bytea"
+        " AND s.expires_at > now() AND s.last_seen > now() - make_interval(mins => $2)",
         toPgBytea(token_hash), idle_minutes);
-    if (r.empty()) return std::nullopt;
-    return PortalSession{r[0][0].as<std::int64_t>(), r[0][1].c_str()};
   });
+  if (found.empty()) return std::nullopt;
+  if (found[0][1].as<bool>()) {
+    inTx(*pool_, [&](pqxx::work& tx) {
+      tx.exec0("SET LOCAL synchronous_commit = off");
+      tx.exec_params0("UPDATE portal_sessions SET last_seen = now() WHERE token_hash = $1::bytea", toPgBytea(token_hash));
+    });
+  }
+  User u = readUser(found[0], 2);
+  return std::pair<PortalSession, User>{PortalSession{u.id, found[0][0].c_str()}, std::move(u)};
 }
 
 void Store::deletePortalSession(const Bytes& token_hash) {
