@@ -1,6 +1,8 @@
 #include "server/embedded_postgres.hpp"
 
+#include <fcntl.h>
 #include <pwd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -120,10 +122,17 @@ void EmbeddedPostgres::start(const std::function<void(const std::string&)>& prog
       throw std::runtime_error("embedded postgres: " + pwfile.string() + " is missing or empty");
   }
 
+  // Every Vigil process using the cluster (serve, CLI commands) holds a shared lock on
+  // cluster.lock; the last one to leave stops it (see stop()). Taken before looking at the
+  // cluster so a stop in progress finishes before we decide whether to start it.
+  lock_fd_ = open((dir_ / "cluster.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd_ < 0 || flock(lock_fd_, LOCK_SH) != 0)
+    throw std::runtime_error("embedded postgres: cannot lock " + (dir_ / "cluster.lock").string());
+
   const fs::path log = dir_ / "postgres.log";
   auto status = runProcess(asOwner({tool("pg_ctl"), "status", "-D", data.string()}));
   if (status.exit_code == 0) {
-    say("embedded PostgreSQL already running (left by an earlier run); using it");
+    say("embedded PostgreSQL already running; using it");
   } else {
     say("starting the embedded PostgreSQL");
     const std::string opts = "-c listen_addresses='' -c unix_socket_directories='" + run.string() +
@@ -132,16 +141,22 @@ void EmbeddedPostgres::start(const std::function<void(const std::string&)>& prog
                                  "-o", opts}));
     if (r.exit_code != 0)
       throw std::runtime_error("embedded postgres: pg_ctl start failed:\n" + r.output + "\nlog tail:\n" + tail(log, 20));
-    owns_ = true;
   }
   started_ = true;
   store::ensureDatabase(connectionString(), "vigil");
 }
 
 void EmbeddedPostgres::stop() {
-  if (!started_ || !owns_) return;
-  started_ = owns_ = false;
-  auto r = runProcess(asOwner({tool("pg_ctl"), "stop", "-D", (dir_ / "data").string(), "-m", "fast", "-w", "-t", "60"}));
+  if (!started_) return;
+  started_ = false;
+  // Only the last user stops the cluster: if anyone else still holds the shared lock, the
+  // exclusive one is refused and the cluster keeps running for them.
+  const bool last = flock(lock_fd_, LOCK_EX | LOCK_NB) == 0;
+  ProcessResult r{0, ""};
+  if (last)
+    r = runProcess(asOwner({tool("pg_ctl"), "stop", "-D", (dir_ / "data").string(), "-m", "fast", "-w", "-t", "60"}));
+  close(lock_fd_);
+  lock_fd_ = -1;
   if (r.exit_code != 0) throw std::runtime_error("embedded postgres: pg_ctl stop failed:\n" + r.output);
 }
 

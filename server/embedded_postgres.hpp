@@ -19,11 +19,10 @@ class EmbeddedPostgres {
   /// Creates (first time) and starts the cluster, and creates the `vigil` database. `progress`
   /// receives human-readable steps. Throws std::runtime_error with PostgreSQL's own message.
   void start(const std::function<void(const std::string&)>& progress = {});
-  /// Fast shutdown of a cluster this object started (or adopted); idempotent.
+  /// Leaves the cluster; the last Vigil process to leave (serve or a CLI command) shuts it down
+  /// (fast mode). A cluster left running by a killed process is adopted by the next start.
+  /// Idempotent.
   void stop();
-  /// Makes stop() shut down a cluster that was already running when start() found it (a
-  /// leftover of a killed `vigil serve`). CLI commands leave it alone instead.
-  void adoptRunning() { owns_ = started_; }
   /// libpq connection string for the `vigil` database.
   std::string connectionString() const;
   bool running() const { return started_; }
@@ -36,7 +35,7 @@ class EmbeddedPostgres {
   std::string bin_dir_;
   bool as_postgres_user_ = false;
   bool started_ = false;  // running and usable
-  bool owns_ = false;     // stop() shuts it down
+  int lock_fd_ = -1;      // shared flock on cluster.lock while in use
   std::string password_;
 };
 

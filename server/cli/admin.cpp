@@ -10,6 +10,7 @@
 #include "server/auth/password.hpp"
 #include "server/cli/commands.hpp"
 #include "server/runtime.hpp"
+#include "server/services/user_rules.hpp"
 
 namespace vigil::cli {
 namespace {
@@ -104,6 +105,10 @@ void addUser(CLI::App& app, GlobalOptions& g, std::function<int()>& run) {
   add->add_flag("--json", g.json, "Print the result as JSON");
   add->callback([&] {
     run = [&] {
+      if (auto why = services::usernameViolation(name); !why.empty()) {
+        std::cerr << "vigil: user name: " << why << "\n";
+        return kExitUsage;
+      }
       auto rt = open(g, false);
       if (rt->store->userByName(name)) {
         std::cerr << "vigil: user '" << name << "' already exists\n";

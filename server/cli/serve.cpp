@@ -57,7 +57,6 @@ int serve(const GlobalOptions& g) {
 
   auto progress = [](const std::string& s) { spdlog::info("{}", s); };
   rt.openDatabase(progress, false);
-  if (rt.pg) rt.pg->adoptRunning();
   // On an existing database the master key is checked before anything (even a migration) is
   // written: a wrong or missing key stops here with the database untouched.
   const bool fresh = rt.store->schemaVersion() == 0;

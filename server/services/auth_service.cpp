@@ -17,6 +17,18 @@ std::uint64_t nowUnix() {
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
 }
 
+// Audit reason codes for directory failures (machine-readable, like the other reasons).
+std::string ldapReason(auth::LdapError e) {
+  switch (e) {
+    case auth::LdapError::InvalidCredentials: return "ldap_invalid_credentials";
+    case auth::LdapError::NoSuchUser: return "ldap_no_such_user";
+    case auth::LdapError::NoRoles: return "ldap_no_roles";
+    case auth::LdapError::Unavailable: return "ldap_unavailable";
+    case auth::LdapError::BadConfig: return "ldap_bad_config";
+  }
+  return "ldap_error";
+}
+
 std::string totpOwner(std::int64_t user_id) { return "user:" + std::to_string(user_id) + ":totp"; }
 
 crypto::Bytes tokenHash(const std::string& token) { return crypto::sha256(token); }
@@ -82,7 +94,7 @@ LoginResult AuthService::login(LoginRequest req) {
     if (!r.user) {
       if (r.error == auth::LdapError::Unavailable || r.error == auth::LdapError::BadConfig) {
         res.status = LoginStatus::Unavailable;
-        auditLogin(user, req.username, req.source_addr, "failed", std::string("ldap_") + auth::toString(*r.error));
+        auditLogin(user, req.username, req.source_addr, "failed", ldapReason(*r.error));
         return res;
       }
       if (user && r.error == auth::LdapError::InvalidCredentials) {
@@ -90,7 +102,7 @@ LoginResult AuthService::login(LoginRequest req) {
         (void)count;
         if (locked_now) auditLogin(user, req.username, req.source_addr, "denied", "lockout_started");
       }
-      auditLogin(user, req.username, req.source_addr, "failed", std::string("ldap_") + auth::toString(*r.error));
+      auditLogin(user, req.username, req.source_addr, "failed", ldapReason(*r.error));
       return res;
     }
     user = store_.upsertLdapUser(r.user->username, r.user->display_name, r.user->roles);

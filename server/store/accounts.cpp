@@ -139,13 +139,15 @@ std::vector<Store::WrappedSecret> Store::secretsNotUnder(const std::string& curr
 
 bool Store::rewrapSecret(const WrappedSecret& old_row, const crypto::Envelope& rewrapped) {
   return inTx(*pool_, [&](pqxx::work& tx) {
-    // Compare-and-set on the old key id: a secret rotated meanwhile is left alone (it is already
-    // under the current key).
+    // Compare-and-set on the old key id and data key: a secret rotated meanwhile (even one sealed
+    // under the old key just before the rekey began) is left alone; the next pass re-reads it.
     const std::string sql = old_row.table == "accounts"
         ? "UPDATE accounts SET secret_key_id = $2, secret_wrapped_key = $3::bytea WHERE id = $1 AND secret_key_id = $4"
-        : "UPDATE users SET totp_key_id = $2, totp_wrapped_key = $3::bytea WHERE id = $1 AND totp_key_id = $4";
+          " AND secret_wrapped_key = $5::bytea"
+        : "UPDATE users SET totp_key_id = $2, totp_wrapped_key = $3::bytea WHERE id = $1 AND totp_key_id = $4"
+          " AND totp_wrapped_key = $5::bytea";
     return tx.exec_params(sql, old_row.id, rewrapped.master_key_id, toPgBytea(rewrapped.wrapped_key),
-                          old_row.env.master_key_id).affected_rows() == 1;
+                          old_row.env.master_key_id, toPgBytea(old_row.env.wrapped_key)).affected_rows() == 1;
   });
 }
 

@@ -74,6 +74,7 @@ class VigilServer {
       dup2(fds[1], 1);
       dup2(fds[1], 2);
       close(fds[0]);
+      close(fds[1]);
       execl(VIGIL_BINARY_PATH, VIGIL_BINARY_PATH, "serve", "-c", configPath().c_str(), (char*)nullptr);
       _exit(127);
     }
