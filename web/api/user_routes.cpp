@@ -1,5 +1,6 @@
 // /api/v1/users: local user administration (superuser; vault_admin may list to add safe members).
 #include "server/auth/password.hpp"
+#include "server/services/user_rules.hpp"
 #include "web/api/context.hpp"
 
 namespace vigil::web {
@@ -36,8 +37,8 @@ HttpResponse create(RequestContext& c) {
   allowOnlyFields(c.body, {"username", "display_name", "roles", "password"});
   store::User u;
   u.username = requireString(c.body, "username", 128);
-  if (u.username.find_first_of(" \t%@:/") != std::string::npos)
-    throw ApiError(400, "validation_failed", "username: must not contain spaces or any of % @ : /");
+  if (auto why = services::usernameViolation(u.username); !why.empty())
+    throw ApiError(400, "validation_failed", "username: " + why);
   u.display_name = optionalString(c.body, "display_name", 256).value_or("");
   u.roles = stringSet(c.body, "roles", kRoles);
   std::string pw = takePassword(c, "password");
