@@ -312,25 +312,8 @@ class TlsSession : public Closable, public std::enable_shared_from_this<TlsSessi
     stream_.async_shutdown([self = shared_from_this()](beast::error_code) { self->closeSocket(); });
   }
 
-  void doLinger() {
-    // Half-close so the client sees the end of our answer, then swallow what it is still
-    // sending (the oversized body, say) so that our close does not turn into an RST.
-    beast::error_code ec;
-    lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
-    lowest().expires_after(kLingerTime);
-    drain_ = std::make_unique<std::array<char, kReadChunk>>();
-    drainSome();
-  }
-
-  void drainSome() {
-    lowest().async_read_some(net::buffer(*drain_),
-                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                               self->drained_ += n;
-                               if (ec || self->drained_ > kLingerMaxBytes)
-                                 return self->closeSocket();
-                               self->drainSome();
-                             });
-  }
+  // After an error answer the client may still be sending; see lingerThenClose.
+  void doLinger() { lingerThenClose(lowest(), shared_from_this()); }
 
   void closeSocket() {
     beast::error_code ec;
@@ -349,8 +332,6 @@ class TlsSession : public Closable, public std::enable_shared_from_this<TlsSessi
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<void> response_;  // keeps the message alive while async_write runs
-  std::unique_ptr<std::array<char, kReadChunk>> drain_;
-  std::size_t drained_ = 0;
 
   // Per-request state for the answer and the access log.
   std::string method_ = "-";

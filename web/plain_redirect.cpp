@@ -95,20 +95,8 @@ class PlainRedirect : public Closable, public std::enable_shared_from_this<Plain
   void onWrite(beast::error_code ec, std::size_t) {
     shared_->log->info("{} {} {} plain-http {}", method_, path_, response_->result_int(), remote_);
     if (ec) return logFailure(*shared_->log, ec, "plain write", remote_);
-    // Lingering close, as in the TLS session: an RST could destroy the answer in flight.
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.expires_after(kLingerTime);
-    drainSome();
-  }
-
-  void drainSome() {
-    stream_.async_read_some(net::buffer(drain_),
-                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                              self->drained_ += n;
-                              if (ec || self->drained_ > kLingerMaxBytes)
-                                return self->closeSocket();
-                              self->drainSome();
-                            });
+    // An RST could destroy the answer in flight; see lingerThenClose.
+    lingerThenClose(stream_, shared_from_this());
   }
 
   void closeSocket() {
@@ -123,8 +111,6 @@ class PlainRedirect : public Closable, public std::enable_shared_from_this<Plain
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::empty_body>> parser_;
   std::optional<http::response<http::string_body>> response_;
-  std::array<char, 4096> drain_{};
-  std::size_t drained_ = 0;
   std::string method_ = "-";
   std::string path_ = "-";
 };

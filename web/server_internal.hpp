@@ -1,6 +1,7 @@
 #pragma once
 // Internals of HttpsServer shared by the listener (https_server.cpp) and the per-connection
 // sessions (detect_session.cpp, http_session.cpp, plain_redirect.cpp). Not for use outside web/.
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -33,6 +34,32 @@ inline constexpr std::chrono::seconds kLingerTime{2};
 inline constexpr std::size_t kLingerMaxBytes = 4 << 20;
 /// Bound on the TLS close_notify exchange, so a silent peer cannot keep a session alive.
 inline constexpr std::chrono::seconds kShutdownTime{2};
+
+/// Lingering close of a connection that has just sent its answer: half-close, then read and
+/// discard what the client is still sending (an oversized body, say) until it closes, the
+/// stream's deadline (kLingerTime) passes or kLingerMaxBytes arrive, then close. `owner` (the
+/// session) is kept alive until then, and with it `tcp`. Call on the connection's strand.
+inline void lingerThenClose(beast::tcp_stream& tcp, std::shared_ptr<void> owner) {
+  struct Drain : std::enable_shared_from_this<Drain> {
+    Drain(beast::tcp_stream& s, std::shared_ptr<void> o) : stream(s), keep(std::move(o)) {}
+    beast::tcp_stream& stream;
+    std::shared_ptr<void> keep;
+    std::array<char, 4096> buf{};
+    std::size_t total = 0;
+    void next() {
+      stream.async_read_some(net::buffer(buf), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+        self->total += n;
+        if (!ec && self->total <= kLingerMaxBytes) return self->next();
+        self->stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+        self->stream.socket().close(ec);
+      });
+    }
+  };
+  beast::error_code ec;
+  tcp.socket().shutdown(tcp::socket::shutdown_send, ec);
+  tcp.expires_after(kLingerTime);
+  std::make_shared<Drain>(tcp, std::move(owner))->next();
+}
 
 /// A live connection that HttpsServer::stop() can close.
 class Closable {
