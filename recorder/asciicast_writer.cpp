@@ -254,8 +254,9 @@ void AsciicastWriter::run() {
       batch.swap(queue_);
       queued_bytes_ = 0;
       closing = closing_;
-      if (error_) {
+      if (error_) {  // failed: nothing more reaches the file; wait for close()
         batch.clear();
+        dirty_since.reset();
         if (closing) return;
         continue;
       }
