@@ -174,11 +174,14 @@ Config fromNode(const YAML::Node& root) {
                               if (!groups.insert(gname).second) throw ConfigError(mk + "." + gname, "given twice");
                               const std::string gk = mk + "." + gname;
                               std::vector<std::string> roles;
-                              if (g->second.IsScalar()) roles.push_back(g->second.Scalar());
-                              else if (g->second.IsSequence())
-                                for (auto r : g->second) roles.push_back(asString(r, gk));
+                              // A copy: `g->second` lives in a temporary that a range-for would
+                              // outlive (yaml-cpp's iterator proxy).
+                              const YAML::Node value = g->second;
+                              if (value.IsScalar()) roles.push_back(value.Scalar());
+                              else if (value.IsSequence())
+                                for (const auto& r : value) roles.push_back(asString(r, gk));
                               else throw ConfigError(gk, "expected a role or a list of roles");
-                              for (auto& r : roles)
+                              for (const auto& r : roles)
                                 if (r != "superuser" && r != "vault_admin" && r != "admin" && r != "auditor" && r != "soc")
                                   throw ConfigError(gk, "unknown role '" + r + "' (superuser, vault_admin, admin, auditor, soc)");
                               L.group_roles[gname] = roles;
