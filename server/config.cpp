@@ -11,6 +11,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "server/services/user_rules.hpp"
+
 namespace vigil {
 namespace {
 
@@ -182,7 +184,7 @@ Config fromNode(const YAML::Node& root) {
                                 for (const auto& r : value) roles.push_back(asString(r, gk));
                               else throw ConfigError(gk, "expected a role or a list of roles");
                               for (const auto& r : roles)
-                                if (r != "superuser" && r != "vault_admin" && r != "admin" && r != "auditor" && r != "soc")
+                                if (!services::isRole(r))
                                   throw ConfigError(gk, "unknown role '" + r + "' (superuser, vault_admin, admin, auditor, soc)");
                               L.group_roles[gname] = roles;
                             }

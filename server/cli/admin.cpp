@@ -17,7 +17,6 @@ namespace {
 
 using json = nlohmann::json;
 
-const std::vector<std::string> kRoles{"superuser", "vault_admin", "admin", "auditor", "soc"};
 
 void say(const GlobalOptions& g, const std::string& s) {
   if (!g.json) std::cerr << s << "\n";
@@ -99,7 +98,7 @@ void addUser(CLI::App& app, GlobalOptions& g, std::function<int()>& run) {
   auto* add = user->add_subcommand("add", "Create a local user (prints a one-time password unless --password-stdin)");
   add->add_option("username", name, "Login name")->required();
   add->add_option("-r,--role", roles, "Role (repeatable): superuser, vault_admin, admin, auditor, soc")
-      ->required()->check(CLI::IsMember(kRoles));
+      ->required()->check(CLI::IsMember(services::kRoles));
   add->add_option("-d,--display-name", display, "Display name");
   add->add_flag("--password-stdin", pw_stdin, "Read the password from the first line of standard input");
   add->add_flag("--json", g.json, "Print the result as JSON");

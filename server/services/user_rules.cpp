@@ -15,6 +15,12 @@ bool validUtf8(std::string_view s) {
 }
 }  // namespace
 
+bool isRole(std::string_view r) {
+  for (const auto& k : kRoles)
+    if (k == r) return true;
+  return false;
+}
+
 std::string usernameViolation(std::string_view name) {
   if (name.empty()) return "must not be empty";
   if (name.size() > 128) return "at most 128 bytes";

@@ -6,7 +6,7 @@
 namespace vigil::web {
 namespace {
 
-const std::vector<std::string> kRoles{"superuser", "vault_admin", "admin", "auditor", "soc"};
+using services::kRoles;
 
 std::string takePassword(RequestContext& c, const char* field) {
   auto it = c.body.find(field);
