@@ -5,6 +5,7 @@
 
 #include "server/config.hpp"
 #include "server/services/auth_service.hpp"
+#include "server/services/gatekeeper.hpp"
 #include "server/services/vault.hpp"
 #include "server/store/store.hpp"
 #include "web/http_types.hpp"
@@ -16,6 +17,8 @@ struct ApiDeps {
   store::Store& store;
   services::Vault& vault;
   services::AuthService& auth;
+  /// Launch tokens (POST /accounts/{id}/launch); null: that endpoint answers 503.
+  services::SessionGatekeeper* gatekeeper = nullptr;
 };
 
 class Api {
