@@ -124,3 +124,25 @@ TEST_CASE("scp through the proxy uses sftp by default and works too", "[ssh][int
   CHECK(shellOut("cmp /etc/services " + remote + " && echo same") == "same\n");
   (void)run("rm -f " + remote);
 }
+
+TEST_CASE("bulk output through the proxy compared with a direct connection", "[.][bench]") {
+  auto& env = SshEnv::get();
+  REQUIRE_ENV(env);
+  auto time = [](const std::string& cmd) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = run(cmd);
+    INFO(r.err);
+    CHECK(r.status == 0);
+    return seconds(t0);
+  };
+  std::string pw = (env.dir / "pw").string();
+  {
+    std::ofstream(pw) << env.sshd.password();
+  }
+  double direct = time("sshpass -f " + pw + " ssh " + env.sshOpts("ERROR", false) + " -p " +
+                       std::to_string(env.sshd.port()) + " " + env.sshd.user() + "@127.0.0.1 \"head -c 500M /dev/zero\" >/dev/null");
+  double proxied = time(env.ssh(env.token("web01")) + " \"head -c 500M /dev/zero\" >/dev/null");
+  double up = time("head -c 500M /dev/zero | " + env.ssh(env.token("web01")) + " \"cat >/dev/null\"");
+  WARN("500 MB target->client: direct " << 500 / direct << " MB/s, through Vigil " << 500 / proxied
+                                        << " MB/s; client->target through Vigil " << 500 / up << " MB/s");
+}
