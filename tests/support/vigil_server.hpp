@@ -62,6 +62,8 @@ class VigilServer {
         << "listen: {address: 127.0.0.1, port: 0}\n"
         << "log: {level: info}\n"
         << "auth: {argon2_t_cost: 1, argon2_m_cost_kib: 8192, lockout_threshold: 5, lockout_minutes: 15}\n"
+        // The SSH listener on a free port, unless the test configures it.
+        << (extra_yaml.find("ssh:") == std::string::npos ? "ssh: {port: 0}\n" : "")
         << extra_yaml;
   }
 
