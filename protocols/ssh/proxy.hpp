@@ -120,6 +120,7 @@ class Pump : public proto::SessionControl {
   bool terminal_ = true;  // shell/exec: bytes are recorded; file transfers are decoded instead
   std::unique_ptr<FileTransferWatch> files_;
 
+  std::string buf_;  // one copy buffer for both directions (the pump is single-threaded)
   int wake_fd_ = -1;
   std::mutex mu_;
   std::deque<Command> commands_;
