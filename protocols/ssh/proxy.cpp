@@ -276,6 +276,7 @@ void Pump::run() {
   person_.attach(event);
   ssh_event_add_fd(event, wake_fd_, POLLIN, &onWake, this);
   session_.setControl(this);
+  if (observer_) observer_(this);
   wake();  // a first round at once: input may have been queued before the pump existed
 
   using Clock = std::chrono::steady_clock;
@@ -312,6 +313,7 @@ void Pump::run() {
     }
   }
   session_.setControl(nullptr);
+  if (observer_) observer_(nullptr);
 
   // Close the person's side politely and keep polling until their client has gone, so that
   // OpenSSH exits with the status instead of "Connection closed by remote host".
