@@ -13,21 +13,16 @@
 
 // The SFTP / scp decoders live in their own library (protocols/ssh/*_decoder.*); until it is
 // part of the tree, file-transfer channels are counted but not decoded.
-#if __has_include("protocols/ssh/sftp_decoder.hpp") && __has_include("protocols/ssh/scp_decoder.hpp")
 #include "protocols/ssh/scp_decoder.hpp"
 #include "protocols/ssh/sftp_decoder.hpp"
 #define VIGIL_SSH_HAVE_DECODERS 1
-#else
-#define VIGIL_SSH_HAVE_DECODERS 0
-#endif
 
 namespace vigil::ssh {
 
 /// Feeds a file-transfer channel's bytes to the matching decoder and reports what it finds.
 class FileTransferWatch
 #if VIGIL_SSH_HAVE_DECODERS
-    : public SftpDecoder::Callbacks,
-      public ScpDecoder::Callbacks
+    : public SftpDecoder::Callbacks  // ScpDecoder::Callbacks is the same type
 #endif
 {
  public:
@@ -36,7 +31,7 @@ class FileTransferWatch
     if (setup.kind == "subsystem") {
       sftp_ = std::make_unique<SftpDecoder>(static_cast<SftpDecoder::Callbacks&>(*this));
     } else {
-      scp_ = std::make_unique<ScpDecoder>(static_cast<ScpDecoder::Callbacks&>(*this), setup.command);
+      scp_ = std::make_unique<ScpDecoder>(static_cast<SftpDecoder::Callbacks&>(*this), setup.command);
     }
 #else
     (void)setup;
