@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
@@ -172,6 +173,9 @@ void SshListener::acceptOne() {
     return;
   }
   std::string addr = peerName(ss);
+  // Keystrokes and echoes are small packets: no Nagle delay on either leg.
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   {
     std::lock_guard lk(mu_);
     bool full = static_cast<int>(conns_.size()) >= options_.max_sessions;

@@ -256,7 +256,9 @@ class Authenticator {
         }
         id_ = {user.substr(0, p1), user.substr(p1 + 1, p2 - p1 - 1), user.substr(p2 + 1)};
       }
-    } else if (user != login_name_) {
+    } else if (user != login_name_ && !(ssh_message_subtype(msg) == SSH_AUTH_METHOD_INTERACTIVE &&
+                                           ssh_message_auth_kbdint_is_response(msg))) {
+      // (A keyboard-interactive response carries no name.)
       // RFC 4252 lets a client change the name between attempts; a Vigil login is one name.
       refuse("the login name changed during authentication");
       return std::nullopt;
@@ -282,7 +284,8 @@ class Authenticator {
         return std::nullopt;
       }
       crypto::SecureString pw = crypto::toSecure(ssh_message_auth_password(msg) ?: "");
-      return afterFirstFactor(msg, gk_.loginWithPassword(id_, pw, "", client_), Pending::Password, std::move(pw));
+      proto::Grant g = gk_.loginWithPassword(id_, pw, "", client_);  // before pw is moved
+      return afterFirstFactor(msg, std::move(g), Pending::Password, std::move(pw));
     }
     if (method == SSH_AUTH_METHOD_PUBLICKEY) {
       if (pending_ != Pending::None) {
@@ -324,8 +327,8 @@ class Authenticator {
       }
       crypto::SecureString answer = crypto::toSecure(ssh_userauth_kbdint_getanswer(s_, 0) ?: "");
       if (stage_ == Stage::Password) {
-        return afterFirstFactor(msg, gk_.loginWithPassword(id_, answer, "", client_), Pending::Password,
-                                std::move(answer));
+        proto::Grant g = gk_.loginWithPassword(id_, answer, "", client_);  // before answer is moved
+        return afterFirstFactor(msg, std::move(g), Pending::Password, std::move(answer));
       }
       if (stage_ == Stage::Totp) {
         proto::Grant g = pending_ == Pending::Key ? gk_.loginWithPublicKey(id_, key_fp_, answer, client_)

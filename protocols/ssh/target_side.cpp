@@ -44,6 +44,8 @@ bool TargetSide::connect(const proto::Grant& grant, proto::Session& session, pro
   ssh_options_set(session_, SSH_OPTIONS_PORT, &port);
   ssh_options_set(session_, SSH_OPTIONS_USER, user.c_str());
   ssh_options_set(session_, SSH_OPTIONS_TIMEOUT, &timeout);
+  int yes = 1;
+  ssh_options_set(session_, SSH_OPTIONS_NODELAY, &yes);
   // Nothing from root's ~/.ssh may change how Vigil reaches a target.
   ssh_options_set(session_, SSH_OPTIONS_PROCESS_CONFIG, &no);
   ssh_options_set(session_, SSH_OPTIONS_KNOWNHOSTS, "/dev/null");

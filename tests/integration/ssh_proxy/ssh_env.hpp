@@ -18,6 +18,13 @@
 #include "support/sshd_fixture.hpp"
 #include "test_core.hpp"
 
+#define REQUIRE_ENV(env)              \
+  do {                                \
+    INFO(env.start_error);            \
+    REQUIRE(env.start_error.empty()); \
+    REQUIRE(env.listener != nullptr); \
+  } while (0)
+
 namespace vigil::test {
 
 struct SshEnv {
@@ -34,14 +41,27 @@ struct SshEnv {
   }
   int port() const { return listener ? listener->port() : 0; }
 
-  /// Common ssh options: no config, no known_hosts, no keys of root's, no prompts.
-  std::string sshOpts(const std::string& loglevel = "ERROR") const {
-    return "-F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=" + loglevel +
-           " -o BatchMode=yes -o PubkeyAuthentication=no -o ConnectTimeout=10";
+  /// Common ssh options: no config, no known_hosts, no keys of root's. OpenSSH keeps the first
+  /// value of an option, so callers pass their choices here rather than appending -o later.
+  std::string sshOpts(const std::string& loglevel = "ERROR", bool batch = true, const std::string& key = "") const {
+    std::string o = "-F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=" +
+                    loglevel + " -o ConnectTimeout=10 -o BatchMode=" + (batch ? "yes" : "no");
+    if (key.empty()) return o + " -o PubkeyAuthentication=no";
+    return o + " -o PubkeyAuthentication=yes -o IdentitiesOnly=yes -i " + key;
   }
   /// "ssh ... <login>@127.0.0.1" (add the remote command after it).
-  std::string ssh(const std::string& login, const std::string& extra = "", const std::string& loglevel = "ERROR") const {
-    return "ssh " + sshOpts(loglevel) + " -p " + std::to_string(port()) + " " + extra + " " + login + "@127.0.0.1";
+  std::string ssh(const std::string& login, const std::string& extra = "", const std::string& loglevel = "ERROR",
+                  bool batch = true, const std::string& key = "") const {
+    return "ssh " + sshOpts(loglevel, batch, key) + " -p " + std::to_string(port()) + " " + extra + " " + login +
+           "@127.0.0.1";
+  }
+  /// Lines sshd logged for accepted logins so far (a session that reached the target adds one).
+  int targetLogins() const {
+    std::ifstream in(sshd.dir() / "sshd.log");
+    int n = 0;
+    for (std::string line; std::getline(in, line);)
+      if (line.find("Accepted ") != std::string::npos) ++n;
+    return n;
   }
 
   proto::Grant grantFor(const std::string& target_name, const std::string& fp, int port) {
