@@ -176,7 +176,7 @@ void TerminalTranscript::input(std::string_view bytes, double t) {
   }
 }
 
-void TerminalTranscript::finish(const Line& line) {
+std::u32string TerminalTranscript::lineText(const Line& line) const {
   VTermPos cursor;
   vterm_state_get_cursorpos(vterm_obtain_state(vt_), &cursor);
   // Rows from the prompt to the cursor are the wrapped parts of one logical line.
@@ -192,7 +192,11 @@ void TerminalTranscript::finish(const Line& line) {
   }
   std::u32string_view view = text;
   if (!line.prompt.empty() && view.starts_with(line.prompt)) view.remove_prefix(line.prompt.size());
-  view = trim(view);
+  return std::u32string(trim(view));
+}
+
+void TerminalTranscript::finish(const Line& line) {
+  const std::u32string view = lineText(line);
   if (view.empty()) {
     // Keys were typed but nothing appeared on the screen: a prompt with echo off.
     if (line.netTyped > 0) commands_.push_back({toUtf8(kMask), line.t, true});
@@ -200,6 +204,8 @@ void TerminalTranscript::finish(const Line& line) {
   }
   commands_.push_back({toUtf8(view), line.t, false});
 }
+
+bool TerminalTranscript::lineEchoed() const { return active_ && !lineText(*active_).empty(); }
 
 void TerminalTranscript::resize(int cols, int rows) {
   cols_ = clampSize(cols, kMinCols, kMaxCols);

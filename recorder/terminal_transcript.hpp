@@ -44,6 +44,11 @@ class TerminalTranscript {
   void flush();
   /// Returns and clears the commands completed so far, oldest first.
   std::vector<Command> takeCommands();
+  /// True when the line being typed (keys since the last Enter) shows on the screen after its
+  /// prompt. False at a prompt with echo off (a password), when nothing was typed, and when the
+  /// echo has simply not arrived yet: a recorder that masks keystrokes unless this is true errs
+  /// on the side of masking. Query it before feeding the Enter to input().
+  bool lineEchoed() const;
   /// The visible screen as UTF-8, one '\n'-terminated line per row, trailing blanks trimmed.
   std::string screenText() const;
 
@@ -60,7 +65,8 @@ class TerminalTranscript {
   void writeToEmulator(std::string_view bytes);
   void startLine();
   void finish(const Line& line);
-  std::u32string cellsText(int row, int endCol) const;  // columns [0, endCol), blanks as spaces
+  std::u32string cellsText(int row, int endCol) const;
+  std::u32string lineText(const Line& line) const;  // the line's screen text, prompt removed, trimmed  // columns [0, endCol), blanks as spaces
 
   VTerm* vt_;
   VTermScreen* screen_;

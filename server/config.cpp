@@ -150,6 +150,37 @@ Config fromNode(const YAML::Node& root) {
                applyMap(n, k, {{"level", str(c.log.level)}, {"file", str(c.log.file)}});
                validateLevel(c.log.level, k + ".level");
              }},
+            {"ssh",
+             [&](const YAML::Node& n, const std::string& k) {
+               applyMap(n, k,
+                        {{"enabled", boolean(c.ssh.enabled)},
+                         {"address", str(c.ssh.address)},
+                         {"port", integer(c.ssh.port, 0, 65535)},
+                         {"host_key_file", str(c.ssh.host_key_file)},
+                         {"public_host", str(c.ssh.public_host)},
+                         {"max_sessions", integer(c.ssh.max_sessions, 1, 100000)},
+                         {"max_unauthenticated", integer(c.ssh.max_unauthenticated, 1, 10000)},
+                         {"login_grace_seconds", integer(c.ssh.login_grace_seconds, 1, 600)},
+                         {"connect_timeout_seconds", integer(c.ssh.connect_timeout_seconds, 1, 300)}});
+               for (char ch : c.ssh.public_host)
+                 if (ch == ' ' || ch == '@' || ch == '/' || static_cast<unsigned char>(ch) < 0x21)
+                   throw ConfigError(k + ".public_host", "must be a host name or address");
+             }},
+            {"recordings",
+             [&](const YAML::Node& n, const std::string& k) {
+               applyMap(n, k,
+                        {{"dir", str(c.recordings.dir)},
+                         {"flush_interval_ms", integer(c.recordings.flush_interval_ms, 50, 60000)}});
+             }},
+            {"sessions",
+             [&](const YAML::Node& n, const std::string& k) {
+               applyMap(n, k, {{"launch_token_ttl_seconds", integer(c.sessions.launch_token_ttl_seconds, 1, 3600)}});
+             }},
+            {"node",
+             [&](const YAML::Node& n, const std::string& k) {
+               applyMap(n, k, {{"name", str(c.node.name)}});
+               if (c.node.name.size() > 128) throw ConfigError(k + ".name", "at most 128 characters");
+             }},
             {"ldap", [&](const YAML::Node& n, const std::string& k) {
                // group_roles is a free-form map; check its keys the same way.
                int timeout_ms = static_cast<int>(L.timeout.count());
@@ -208,6 +239,12 @@ Config fromNode(const YAML::Node& root) {
     throw ConfigError("database.url", "must be a postgresql:// URL");
   if (!c.listen.public_url.empty() && c.listen.public_url.rfind("https://", 0) != 0)
     throw ConfigError("listen.public_url", "must start with https://");
+  if (c.ssh.address.empty()) c.ssh.address = c.listen.address;
+  if (c.node.name.empty()) {
+    char host[256] = "localhost";
+    gethostname(host, sizeof host - 1);
+    c.node.name = host;
+  }
   if (c.tls.cert_file.empty() != c.tls.key_file.empty())
     throw ConfigError(c.tls.cert_file.empty() ? "tls.cert_file" : "tls.key_file",
                       "tls.cert_file and tls.key_file must be set together");
@@ -229,6 +266,30 @@ std::string Config::publicUrl(std::uint16_t bound_port) const {
   if (!listen.public_url.empty()) return listen.public_url;
   std::string host = listen.address == "0.0.0.0" || listen.address == "::" ? "127.0.0.1" : listen.address;
   return "https://" + host + ":" + std::to_string(bound_port) + "/";
+}
+
+std::filesystem::path Config::sshHostKeyPath() const {
+  return ssh.host_key_file.empty() ? data_dir / "ssh/ssh_host_ed25519_key" : std::filesystem::path(ssh.host_key_file);
+}
+std::filesystem::path Config::recordingsDir() const {
+  return recordings.dir.empty() ? data_dir / "recordings" : std::filesystem::path(recordings.dir);
+}
+std::string Config::sshPublicHost() const {
+  if (!ssh.public_host.empty()) return ssh.public_host;
+  if (!listen.public_url.empty()) {
+    // https://host[:port][/path]; an IPv6 literal keeps its brackets out of the ssh command.
+    std::string rest = listen.public_url.substr(8);
+    rest = rest.substr(0, rest.find('/'));
+    if (!rest.empty() && rest[0] == '[') return rest.substr(1, rest.find(']') - 1);
+    return rest.substr(0, rest.find(':'));
+  }
+  if (ssh.address == "0.0.0.0" || ssh.address == "::" || ssh.address.empty()) {
+    // Listening everywhere: the machine's name is the best guess at what people can reach.
+    char host[256] = "localhost";
+    gethostname(host, sizeof host - 1);
+    return host;
+  }
+  return ssh.address;
 }
 
 Config parseConfig(const std::string& yaml_text) {

@@ -62,6 +62,32 @@ struct LogConfig {
   std::string file;            // default <data_dir>/logs/vigil.log; "-" for stderr only
 };
 
+struct SshConfig {
+  bool enabled = true;
+  std::string address;  // default: listen.address
+  /// 0 picks a free port; `vigil serve` writes the bound port back here at start.
+  std::uint16_t port = 2222;
+  std::string host_key_file;  // default <data_dir>/ssh/ssh_host_ed25519_key (generated)
+  std::string public_host;    // shown in ssh commands; default: host of listen.public_url, else address
+  int max_sessions = 1000;
+  int max_unauthenticated = 64;
+  int login_grace_seconds = 30;
+  int connect_timeout_seconds = 10;
+};
+
+struct RecordingsConfig {
+  std::string dir;  // default <data_dir>/recordings
+  int flush_interval_ms = 1000;
+};
+
+struct SessionsConfig {
+  int launch_token_ttl_seconds = 60;
+};
+
+struct NodeConfig {
+  std::string name;  // default: the host name
+};
+
 struct Config {
   std::filesystem::path data_dir;  // default /var/lib/vigil as root, else ~/.local/share/vigil
   std::string master_key_file;     // default <data_dir>/master.key
@@ -74,12 +100,20 @@ struct Config {
   HttpConfig http;
   LogConfig log;
   auth::LdapConfig ldap;
+  SshConfig ssh;
+  RecordingsConfig recordings;
+  SessionsConfig sessions;
+  NodeConfig node;
 
   std::filesystem::path masterKeyPath() const;
   std::filesystem::path certPath() const;
   std::filesystem::path keyPath() const;
   std::filesystem::path embeddedPgDir() const { return data_dir / "pg"; }
   std::string publicUrl(std::uint16_t bound_port) const;
+  std::filesystem::path sshHostKeyPath() const;
+  std::filesystem::path recordingsDir() const;
+  /// The host name people put in their ssh command line.
+  std::string sshPublicHost() const;
 };
 
 /// Loads a YAML file (an empty path gives all defaults). Unknown keys, wrong types and out-of-range

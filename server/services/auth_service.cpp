@@ -148,6 +148,37 @@ LoginResult AuthService::login(LoginRequest req) {
   return res;
 }
 
+bool AuthService::checkPassword(const std::optional<store::User>& user, std::string_view password) {
+  if (!user) {
+    auth::verifyPassword(password, decoy_hash_);
+    return false;
+  }
+  if (user->source == "ldap") {
+    if (!cfg_.ldap.enabled) return false;
+    std::string pw(password);
+    auto r = auth::ldapAuthenticate(cfg_.ldap, user->username, pw);
+    crypto::wipe(pw);
+    return r.user.has_value();
+  }
+  if (user->password_hash.empty()) {
+    auth::verifyPassword(password, decoy_hash_);
+    return false;
+  }
+  return verifyPassword(password, *user);
+}
+
+void AuthService::countFailedLogin(const store::User& user, const std::string& source_addr) {
+  auto [count, locked_now] = store_.recordLoginFailure(user.id, cfg_.auth.lockout_threshold, cfg_.auth.lockout_minutes);
+  (void)count;
+  if (locked_now) auditLogin(user, user.username, source_addr, "denied", "lockout_started");
+}
+
+bool AuthService::checkLoginTotp(const store::User& user, const std::string& code, const std::string& source_addr) {
+  if (checkTotp(user, code, false)) return true;
+  countFailedLogin(user, source_addr);
+  return false;
+}
+
 std::optional<AuthContext> AuthService::authenticate(const std::string& session_token) {
   if (session_token.empty() || session_token.size() > 128) return std::nullopt;
   auto s = store_.touchPortalSession(tokenHash(session_token), cfg_.auth.session_idle_minutes);

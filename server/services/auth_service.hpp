@@ -57,6 +57,17 @@ class AuthService {
   std::string hashPassword(std::string_view password) const;
   bool verifyPassword(std::string_view password, const store::User& user) const;
 
+ // ---- the same rules for other front doors (the SSH proxy's identity logins)
+  /// Checks `password` for an existing user: Argon2id for local users, an LDAP bind for directory
+  /// users (when LDAP is enabled). For nullopt, spends the same time on a decoy hash and fails.
+  bool checkPassword(const std::optional<store::User>& user, std::string_view password);
+  /// Counts a failed login toward the lockout; audits `login` denied `lockout_started` when this
+  /// failure starts one.
+  void countFailedLogin(const store::User& user, const std::string& source_addr);
+  /// Checks an enrolled user's TOTP code with replay protection; a wrong code counts as a failed
+  /// login.
+  bool checkLoginTotp(const store::User& user, const std::string& code, const std::string& source_addr);
+
  private:
   bool checkTotp(const store::User& user, const std::string& code, bool pending);
   void auditLogin(const std::optional<store::User>& u, const std::string& username, const std::string& addr,

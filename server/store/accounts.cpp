@@ -53,6 +53,23 @@ std::optional<Account> Store::accountById(std::int64_t id) {
   });
 }
 
+std::optional<Account> Store::accountByTargetAndUser(const std::string& target_name, const std::string& username) {
+  return inRead(*pool_, [&](pqxx::nontransaction& tx) -> std::optional<Account> {
+    auto r = tx.exec_params(kAccountSelect + "WHERE t.name = $1 AND a.username = $2", target_name, username);
+    if (r.empty()) return std::nullopt;
+    return readAccount(r[0]);
+  });
+}
+
+bool Store::pinHostKey(std::int64_t target_id, const std::string& fingerprint) {
+  return inTx(*pool_, [&](pqxx::work& tx) {
+    // Compare-and-set: two first connects racing with different keys cannot both pin.
+    return tx.exec_params("UPDATE targets SET host_key_fingerprint = $2, updated_at = now()"
+                          " WHERE id = $1 AND host_key_fingerprint = ''", target_id, fingerprint)
+               .affected_rows() == 1;
+  });
+}
+
 Account Store::createAccount(const Account& a, const std::function<crypto::Envelope(std::int64_t)>& seal) {
   return inTx(*pool_, [&](pqxx::work& tx) {
     // The id is the encryption's associated data, so take it from the sequence before sealing.

@@ -5,7 +5,9 @@ namespace {
 
 const std::string kSafeColumns =
     "s.id, s.name, s.description, s.record_sessions, s.live_monitoring, s.require_dual_authorization,"
-    " s.retention_days, array_to_json(s.allowed_protocols)::text, " + rfc3339("s.created_at");
+    " s.retention_days, array_to_json(s.allowed_protocols)::text, " + rfc3339("s.created_at") +
+    ", s.allow_file_transfer, s.allow_port_forwarding, s.allow_agent_forwarding, s.allow_x11_forwarding,"
+    " s.trust_on_first_use";
 
 Safe readSafe(const pqxx::row& r) {
   Safe s;
@@ -18,6 +20,11 @@ Safe readSafe(const pqxx::row& r) {
   s.policy.retention_days = r[6].as<int>();
   s.policy.allowed_protocols = fromJsonArray(r[7]);
   s.created_at = r[8].c_str();
+  s.policy.allow_file_transfer = r[9].as<bool>();
+  s.policy.allow_port_forwarding = r[10].as<bool>();
+  s.policy.allow_agent_forwarding = r[11].as<bool>();
+  s.policy.allow_x11_forwarding = r[12].as<bool>();
+  s.policy.trust_on_first_use = r[13].as<bool>();
   return s;
 }
 
@@ -75,9 +82,13 @@ Safe Store::createSafe(const Safe& s) {
   return inTx(*pool_, [&](pqxx::work& tx) {
     auto r = tx.exec_params(
         "INSERT INTO safes AS s(name, description, record_sessions, live_monitoring, require_dual_authorization,"
-        " retention_days, allowed_protocols) VALUES ($1, $2, $3, $4, $5, $6, $7::text[]) RETURNING " + kSafeColumns,
+        " retention_days, allowed_protocols, allow_file_transfer, allow_port_forwarding, allow_agent_forwarding,"
+        " allow_x11_forwarding, trust_on_first_use)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7::text[], $8, $9, $10, $11, $12) RETURNING " + kSafeColumns,
         s.name, s.description, s.policy.record_sessions, s.policy.live_monitoring,
-        s.policy.require_dual_authorization, s.policy.retention_days, toPgArray(s.policy.allowed_protocols));
+        s.policy.require_dual_authorization, s.policy.retention_days, toPgArray(s.policy.allowed_protocols),
+        s.policy.allow_file_transfer, s.policy.allow_port_forwarding, s.policy.allow_agent_forwarding,
+        s.policy.allow_x11_forwarding, s.policy.trust_on_first_use);
     return readSafe(r[0]);
   });
 }
@@ -87,9 +98,12 @@ void Store::updateSafe(const Safe& s) {
     tx.exec_params0(
         "UPDATE safes SET name = $2, description = $3, record_sessions = $4, live_monitoring = $5,"
         " require_dual_authorization = $6, retention_days = $7, allowed_protocols = $8::text[],"
-        " updated_at = now() WHERE id = $1",
+        " allow_file_transfer = $9, allow_port_forwarding = $10, allow_agent_forwarding = $11,"
+        " allow_x11_forwarding = $12, trust_on_first_use = $13, updated_at = now() WHERE id = $1",
         s.id, s.name, s.description, s.policy.record_sessions, s.policy.live_monitoring,
-        s.policy.require_dual_authorization, s.policy.retention_days, toPgArray(s.policy.allowed_protocols));
+        s.policy.require_dual_authorization, s.policy.retention_days, toPgArray(s.policy.allowed_protocols),
+        s.policy.allow_file_transfer, s.policy.allow_port_forwarding, s.policy.allow_agent_forwarding,
+        s.policy.allow_x11_forwarding, s.policy.trust_on_first_use);
   });
 }
 

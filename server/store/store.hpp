@@ -97,6 +97,55 @@ class Store {
   std::optional<crypto::Envelope> accountSecret(std::int64_t id);
   bool deleteAccount(std::int64_t id);
 
+  /// The account named in an identity login: target name + login name on the target.
+  std::optional<Account> accountByTargetAndUser(const std::string& target_name, const std::string& username);
+  /// Trust on first use: sets the target's host key fingerprint only if none is pinned yet.
+  /// False if a fingerprint was already there (even the same one) or the target is gone.
+  bool pinHostKey(std::int64_t target_id, const std::string& fingerprint);
+
+  // ---- launch tokens (token_hash = SHA-256 of the token)
+  /// Stores a token valid for `ttl_seconds`; returns its expiry (RFC 3339).
+  std::string createLaunchToken(const Bytes& token_hash, std::int64_t user_id, std::int64_t account_id,
+                                int ttl_seconds);
+  /// Marks the token used, atomically (one winner among concurrent redeems). When it cannot be
+  /// used, says why: unknown, already used or expired.
+  LaunchTokenUse consumeLaunchToken(const Bytes& token_hash, const std::string& used_from);
+
+  // ---- users' SSH public keys
+  SshKey addSshKey(const SshKey& k);  // Conflict if the user already has this key
+  std::vector<SshKey> listSshKeys(std::int64_t user_id);
+  bool deleteSshKey(std::int64_t user_id, std::int64_t key_id);
+  /// The key with `fingerprint` registered by the user named `username`.
+  std::optional<SshKey> sshKeyOf(const std::string& username, const std::string& fingerprint);
+
+  // ---- proxied sessions and their timeline
+  void insertSession(const SessionRecord& s);
+  /// Writes events, then ends (in that order, one transaction): a session's end never reaches
+  /// the database before the events queued ahead of it. An end applies only to an open row.
+  void writeSessionBatch(const std::vector<SessionEvent>& events, const std::vector<SessionEnd>& ends);
+  void insertSessionEvents(const std::vector<SessionEvent>& events) { writeSessionBatch(events, {}); }
+  bool endSession(const SessionEnd& e);
+  /// Ends every open session of `node` with reason 'interrupted' (after a crash or a kill).
+  int closeInterruptedSessions(const std::string& node);
+  struct SessionFilter {
+    std::optional<std::int64_t> user_id;
+    std::optional<std::int64_t> account_id;
+    std::optional<std::int64_t> target_id;
+    std::optional<std::int64_t> safe_id;
+    std::optional<std::string> status;      // "active" | "ended"
+    std::optional<std::int64_t> visible_to;  // own sessions + safes with view_recordings/monitor_live
+    std::optional<std::string> before;      // keyset: ids (UUIDv7) smaller than this
+    std::optional<std::string> text;        // an event's text contains this (case-insensitive)
+    std::optional<std::string> words;       // an event's text matches these words (full text)
+    int limit = 100;
+  };
+  /// Newest first.
+  std::vector<SessionRecord> listSessions(const SessionFilter& f);
+  std::optional<SessionRecord> sessionById(const std::string& id);
+  /// Events in id order after `page.after`, optionally of one kind.
+  std::vector<SessionEvent> listSessionEvents(const std::string& session_id, const std::optional<std::string>& kind,
+                                              const Page& page);
+
   // ---- vault keys
   std::vector<std::pair<std::string, Bytes>> vaultKeyChecks();  // active (not retired) keys
   void addVaultKey(const std::string& key_id, const Bytes& check);

@@ -50,6 +50,12 @@ struct SafePolicy {
   bool require_dual_authorization = false;
   int retention_days = 90;
   std::vector<std::string> allowed_protocols{"ssh", "rdp", "tds", "postgres"};
+  // Channel rules the proxies enforce.
+  bool allow_file_transfer = true;
+  bool allow_port_forwarding = false;
+  bool allow_agent_forwarding = false;
+  bool allow_x11_forwarding = false;
+  bool trust_on_first_use = false;  // an unpinned target's host key is pinned at first connect
 };
 
 struct Safe {
@@ -105,6 +111,74 @@ struct AuditEntry {
   std::string object_type;
   std::string object_id;
   std::string outcome;  // ok, failed, denied
+  std::string details_json = "{}";
+};
+
+/// A one-time launch token (stored as its SHA-256 only).
+struct LaunchTokenUse {
+  enum class Status { Ok, Unknown, Used, Expired };
+  Status status = Status::Unknown;
+  std::int64_t user_id = 0;
+  std::int64_t account_id = 0;
+};
+
+struct SshKey {
+  std::int64_t id = 0;
+  std::int64_t user_id = 0;
+  std::string algorithm;
+  std::string fingerprint;  // SHA256:<base64 no padding>
+  std::string public_key;   // "<algorithm> <base64>"
+  std::string comment;
+  std::string created_at;
+};
+
+struct SessionRecord {
+  std::string id;  // UUIDv7 text
+  std::string node;
+  std::optional<std::int64_t> user_id;
+  std::string username;
+  std::optional<std::int64_t> account_id;
+  std::string account_user;
+  std::optional<std::int64_t> target_id;
+  std::string target_name;
+  std::string target_address;
+  std::optional<std::int64_t> safe_id;
+  std::string safe_name;
+  std::string protocol;
+  std::string via;  // ssh | web
+  std::string client_addr;
+  std::string started_at;
+  std::string ended_at;  // '' while open
+  std::string end_reason;
+  std::string end_detail;
+  std::int64_t bytes_from_client = 0;
+  std::int64_t bytes_to_client = 0;
+  std::string recording_path;  // relative to recordings.dir; '' if not recorded
+  std::int64_t recording_bytes = 0;
+  int command_count = 0;
+  int risk_score = 0;
+  std::string review_status = "unreviewed";
+};
+
+/// What a session's end writes to its row.
+struct SessionEnd {
+  std::string id;
+  std::string reason;
+  std::string detail;
+  std::int64_t bytes_from_client = 0;
+  std::int64_t bytes_to_client = 0;
+  std::int64_t recording_bytes = 0;
+  int command_count = 0;
+  bool has_recording = true;  // false: no recording was written after all (recording_path cleared)
+};
+
+struct SessionEvent {
+  std::int64_t id = 0;
+  std::string session_id;
+  std::string at;  // RFC 3339 (read); insert uses now() unless set
+  std::int64_t offset_ms = 0;
+  std::string kind;  // command, file, lifecycle, note
+  std::string text;
   std::string details_json = "{}";
 };
 

@@ -1,0 +1,338 @@
+#include "server/services/session_recorder.hpp"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "server/services/session_log.hpp"
+
+namespace vigil::services {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr std::size_t kMaxLine = 4096;  // a longer line without Enter is written in parts
+
+bool printable(unsigned char b) { return b >= 0x20 && b != 0x7f; }
+
+/// Printable characters become '*', one per character (UTF-8 continuation bytes are dropped);
+/// control bytes (Enter, erase) stay, so the recording still shows the line's rhythm.
+std::string maskLine(std::string_view line) {
+  std::string out;
+  for (char c : line) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b >= 0x80 && b < 0xC0) continue;
+    out += printable(b) ? '*' : c;
+  }
+  return out;
+}
+
+/// Outcome of a session end in the audit log, by reason.
+std::string outcomeOf(std::string_view reason) {
+  if (reason == "client_closed" || reason == "target_closed" || reason == "terminated") return "ok";
+  if (reason == "host_key_mismatch" || reason == "host_key_unpinned") return "denied";
+  return "failed";
+}
+
+void wipeCredential(proto::Credential& c) {
+  if (c.secret.capacity()) OPENSSL_cleanse(c.secret.data(), c.secret.capacity());
+  c.secret.clear();
+}
+
+/// mkdir -p with mode 0700 for every directory it creates (recordings hold keystrokes).
+bool makePrivateDirs(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(dir, ec)) return true;
+  if (!dir.has_parent_path() || dir.parent_path() == dir) return false;
+  if (!makePrivateDirs(dir.parent_path())) return false;
+  return ::mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST;
+}
+
+}  // namespace
+
+SessionRecorder::SessionRecorder(store::Store& store, std::shared_ptr<SessionEventWriter> events, Params params)
+    : store_(store), events_(std::move(events)), p_(std::move(params)) {}
+
+SessionRecorder::~SessionRecorder() {
+  try {
+    if (!ended_) end("error", "the session ended without a reason (proxy error)", 0, 0);
+  } catch (const std::exception& e) {
+    sessionLog()->error("session={} ending in the destructor failed: {}", p_.id, e.what());
+  }
+  wipeCredential(p_.credential);
+}
+
+proto::Credential SessionRecorder::takeCredential() {
+  proto::Credential out;
+  out.username = p_.credential.username;
+  out.kind = p_.credential.kind;
+  out.secret = p_.credential.secret;
+  wipeCredential(p_.credential);
+  return out;
+}
+
+std::int64_t SessionRecorder::offsetMs() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start_).count();
+}
+
+void SessionRecorder::event(std::string kind, std::string text, std::string details_json) {
+  store::SessionEvent e;
+  e.session_id = p_.id;
+  e.offset_ms = offsetMs();
+  e.kind = std::move(kind);
+  e.text = std::move(text);
+  e.details_json = std::move(details_json);
+  if (!events_->push(std::move(e))) {
+    sessionLog()->error("session={} the event queue is full; an event was dropped", p_.id);
+    if (p_.record) healthy_->store(false);
+  }
+}
+
+void SessionRecorder::takeCommands() {
+  if (!transcript_) return;
+  for (auto& c : transcript_->takeCommands()) {
+    store::SessionEvent e;
+    e.session_id = p_.id;
+    e.offset_ms = static_cast<std::int64_t>(c.offset_seconds * 1000.0);
+    e.kind = "command";
+    e.text = std::move(c.text);
+    e.details_json = c.masked ? R"({"masked":true})" : "{}";
+    if (!c.masked) ++command_count_;
+    if (!events_->push(std::move(e))) {
+      sessionLog()->error("session={} the event queue is full; a command was dropped", p_.id);
+      if (p_.record) healthy_->store(false);
+    }
+  }
+}
+
+void SessionRecorder::recordingFailed() {
+  if (healthy_->exchange(false) || !p_.record) return;
+  sessionLog()->error("session={} recording failed", p_.id);
+}
+
+bool SessionRecorder::openRecording(int cols, int rows, std::string_view term) {
+  recording_opened_ = true;
+  const std::filesystem::path file(p_.recording_file);
+  if (!makePrivateDirs(file.parent_path())) {
+    sessionLog()->error("session={} cannot create the recording directory {}", p_.id, file.parent_path().string());
+    healthy_->store(false);
+    return false;
+  }
+  recorder::AsciicastOptions o;
+  o.width = static_cast<unsigned>(cols > 0 ? cols : 80);
+  o.height = static_cast<unsigned>(rows > 0 ? rows : 24);
+  if (!term.empty()) o.term = std::string(term);
+  o.title = p_.grant.account_user + "@" + p_.grant.target.name;
+  o.flush_interval = p_.flush_interval;
+  o.on_error = [healthy = healthy_, id = p_.id](std::error_code ec) {
+    healthy->store(false);
+    sessionLog()->error("session={} recording write error: {}", id, ec.message());
+  };
+  std::error_code ec;
+  cast_ = recorder::AsciicastWriter::create(p_.recording_file, std::move(o), ec);
+  if (!cast_) {
+    sessionLog()->error("session={} cannot create the recording {}: {}", p_.id, p_.recording_file, ec.message());
+    healthy_->store(false);
+    return false;
+  }
+  return true;
+}
+
+void SessionRecorder::channelOpened(std::string_view kind, std::string_view command, std::string_view term, int cols,
+                                    int rows) {
+  if (ended_) return;
+  if (kind == "subsystem" || command.starts_with("subsystem:")) {
+    std::string name(command.starts_with("subsystem:") ? command.substr(10) : command);
+    event("lifecycle", "subsystem " + name, json{{"subsystem", name}}.dump(-1, ' ', false, json::error_handler_t::replace));
+    return;  // file transfers are recorded as file events, not as a terminal
+  }
+  if (!command.empty()) {
+    ++command_count_;
+    event("command", std::string(command), R"({"exec":true})");
+  } else {
+    event("lifecycle", "shell", json{{"term", term}, {"cols", cols}, {"rows", rows}}.dump(-1, ' ', false, json::error_handler_t::replace));
+  }
+  // With a pty the person types at prompts: commands come from the screen, keystrokes are masked.
+  if (!term.empty() && !transcript_) transcript_ = std::make_unique<recorder::TerminalTranscript>(cols > 0 ? cols : 80, rows > 0 ? rows : 24);
+  if (p_.record && !p_.recording_file.empty() && !recording_opened_) {
+    openRecording(cols, rows, term);
+  } else if (cast_ && cols > 0 && rows > 0 && !cast_->appendResize(static_cast<unsigned>(cols), static_cast<unsigned>(rows))) {
+    recordingFailed();
+  }
+}
+
+void SessionRecorder::output(std::string_view bytes) {
+  if (ended_) return;
+  if (cast_ && !cast_->appendOutput(bytes)) recordingFailed();
+  if (!transcript_) return;
+  // Echo check: the typed printable bytes must come back, in order, after they were typed.
+  for (char c : bytes) {
+    if (echo_matched_ < typed_.size() && typed_[echo_matched_] == c) ++echo_matched_;
+  }
+  transcript_->output(bytes);
+  takeCommands();
+}
+
+bool SessionRecorder::lineEchoed() const {
+  return transcript_ && transcript_->lineEchoed() && echo_matched_ == typed_.size();
+}
+
+void SessionRecorder::flushLine(bool masked) {
+  if (line_.empty()) return;
+  if (cast_ && !cast_->appendInput(masked ? maskLine(line_) : line_)) recordingFailed();
+  crypto::wipe(line_);
+  crypto::wipe(typed_);
+  echo_matched_ = 0;
+}
+
+void SessionRecorder::writeKeys(std::string_view keys) {
+  if (cast_ && !cast_->appendInput(keys)) recordingFailed();
+}
+
+void SessionRecorder::input(std::string_view bytes) {
+  if (ended_) return;
+  // Without a pty, input is a command's stdin: it may hold anything (a piped password) and no
+  // screen tells us, so it is not recorded at all.
+  if (!transcript_) return;
+  const double t = static_cast<double>(offsetMs()) / 1000.0;
+  for (char c : bytes) {
+    const auto b = static_cast<unsigned char>(c);
+    const std::string_view one(&c, 1);
+    if (key_ == Key::Esc || key_ == Key::Seq) {
+      // Escape sequences (arrows, function keys) type nothing: written as they are, at once.
+      esc_ += c;
+      if (key_ == Key::Esc) key_ = (b == '[' || b == 'O') ? Key::Seq : Key::Plain;
+      else if (b >= 0x40 && b <= 0x7E) key_ = Key::Plain;
+      if (key_ == Key::Plain || esc_.size() > 32) {
+        key_ = Key::Plain;
+        writeKeys(esc_);
+        esc_.clear();
+      }
+      transcript_->input(one, t);
+      continue;
+    }
+    if (b == '\r' || b == '\n') {
+      // Decide before the transcript sees the Enter: the line is still the active one.
+      const bool masked = !lineEchoed();
+      line_ += c;
+      flushLine(masked);
+      transcript_->input(one, t);
+      continue;
+    }
+    if (b == 0x1b) {
+      flushLine(!lineEchoed());
+      esc_.assign(1, c);
+      key_ = Key::Esc;
+      transcript_->input(one, t);
+      continue;
+    }
+    if (b < 0x20 && b != 0x08 && b != 0x15) {
+      // Control keys (Ctrl-C, Ctrl-D, Tab...) act at once: the held keys and the key go now.
+      flushLine(!lineEchoed());
+      writeKeys(one);
+      transcript_->input(one, t);
+      continue;
+    }
+    line_ += c;
+    if (printable(b)) typed_ += c;
+    transcript_->input(one, t);
+    if (line_.size() >= kMaxLine) flushLine(!lineEchoed());
+  }
+  takeCommands();
+}
+
+void SessionRecorder::resize(int cols, int rows) {
+  if (ended_ || cols <= 0 || rows <= 0) return;
+  if (cast_ && !cast_->appendResize(static_cast<unsigned>(cols), static_cast<unsigned>(rows))) recordingFailed();
+  if (transcript_) transcript_->resize(cols, rows);
+}
+
+void SessionRecorder::fileOperation(const proto::FileOperation& op) {
+  if (ended_) return;
+  std::string text = op.operation + " " + op.path;
+  if (!op.path2.empty()) text += " -> " + op.path2;
+  if (op.operation == "upload" || op.operation == "download") text += " (" + std::to_string(op.bytes) + " bytes)";
+  if (!op.ok) text += " (failed)";
+  json d{{"operation", op.operation}, {"path", op.path}, {"bytes", op.bytes}, {"ok", op.ok}};
+  if (!op.path2.empty()) d["path2"] = op.path2;
+  event("file", std::move(text), d.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+void SessionRecorder::note(std::string_view kind, std::string_view text) {
+  if (ended_) return;
+  event("note", std::string(text.empty() ? kind : text),
+        json{{"type", kind}}.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+bool SessionRecorder::recordingHealthy() const { return !p_.record || healthy_->load(); }
+
+void SessionRecorder::end(std::string_view reason, std::string_view detail, std::uint64_t bytes_from_client,
+                          std::uint64_t bytes_to_client) {
+  if (ended_) return;
+  if (transcript_) {
+    flushLine(!lineEchoed());
+    if (!esc_.empty()) writeKeys(esc_), esc_.clear();
+    transcript_->flush();
+    takeCommands();
+  }
+  ended_ = true;
+  wipeCredential(p_.credential);
+
+  store::SessionEnd e;
+  e.id = p_.id;
+  e.reason = std::string(reason.empty() ? "error" : reason);
+  e.detail = std::string(detail.substr(0, 2000));
+  e.bytes_from_client = static_cast<std::int64_t>(bytes_from_client);
+  e.bytes_to_client = static_cast<std::int64_t>(bytes_to_client);
+  e.command_count = command_count_;
+  e.has_recording = cast_ != nullptr;
+
+  store::AuditEntry a;
+  a.actor_id = p_.grant.user_id;
+  a.actor = p_.grant.username;
+  a.source_addr = p_.client.client_addr;
+  a.action = "session_end";
+  a.object_type = "session";
+  a.object_id = p_.id;
+  a.outcome = outcomeOf(e.reason);
+  json details{{"reason", e.reason},
+               {"detail", e.detail},
+               {"account_id", p_.grant.account_id},
+               {"target", p_.grant.target.name},
+               {"safe_id", p_.grant.safe_id},
+               {"protocol", p_.client.protocol},
+               {"via", p_.client.via},
+               {"bytes_from_client", e.bytes_from_client},
+               {"bytes_to_client", e.bytes_to_client},
+               {"commands", e.command_count}};
+
+  // Closing the recording drains its queue and fsyncs: done on the writer thread, after this
+  // session's queued events, and the row's end follows it there.
+  std::shared_ptr<recorder::AsciicastWriter> cast(std::move(cast_));
+  events_->pushTask([&store = store_, cast, e, a, details, id = p_.id]() mutable {
+    if (cast) {
+      if (auto ec = cast->close()) {
+        details["recording_error"] = ec.message();
+        sessionLog()->error("session={} closing the recording failed: {}", id, ec.message());
+      }
+      e.recording_bytes = static_cast<std::int64_t>(cast->bytesWritten());
+      details["recording_bytes"] = e.recording_bytes;
+    }
+    try {
+      store.endSession(e);
+    } catch (const std::exception& ex) {
+      sessionLog()->error("session={} could not write the session end: {}", id, ex.what());
+    }
+    a.details_json = details.dump(-1, ' ', false, json::error_handler_t::replace);
+    try {
+      store.audit(a);
+    } catch (const std::exception& ex) {
+      sessionLog()->error("session={} could not audit the session end: {}", id, ex.what());
+    }
+    sessionLog()->info("session={} ended: {}", id, e.reason);
+  });
+}
+
+}  // namespace vigil::services

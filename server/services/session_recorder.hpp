@@ -1,0 +1,86 @@
+#pragma once
+// One proxied session as the session core records it (proto::Session): the terminal recording
+// (asciicast v2, zstd), the command transcript, file operations and notes as timeline events,
+// and the session row's end. Called only from the session's own thread; never blocks on disk
+// or the database: recording goes through AsciicastWriter's thread, events and the end through
+// the shared SessionEventWriter.
+//
+// SENSITIVE: input() sees every keystroke. Keys of a line are held until Enter and written to
+// the recording with printable characters masked unless the line visibly echoed on the screen,
+// so a password typed at a prompt with echo off never reaches the recording.
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "protocols/session.hpp"
+#include "recorder/asciicast_writer.hpp"
+#include "recorder/terminal_transcript.hpp"
+#include "server/services/session_event_writer.hpp"
+#include "server/store/store.hpp"
+
+namespace vigil::services {
+
+class SessionRecorder : public proto::Session {
+ public:
+  struct Params {
+    std::string id;
+    std::string node;
+    proto::Grant grant;
+    proto::ClientInfo client;
+    bool record = true;
+    std::string recording_file;  // absolute path of the .cast.zst ('' when not recorded)
+    std::chrono::milliseconds flush_interval{1000};
+    proto::Credential credential;
+  };
+  SessionRecorder(store::Store& store, std::shared_ptr<SessionEventWriter> events, Params params);
+  /// Without end(): ends with reason "error".
+  ~SessionRecorder() override;
+
+  const std::string& id() const override { return p_.id; }
+  proto::Credential takeCredential() override;
+  void setControl(proto::SessionControl* control) override { control_ = control; }
+  void channelOpened(std::string_view kind, std::string_view command, std::string_view term, int cols,
+                     int rows) override;
+  void output(std::string_view bytes) override;
+  void input(std::string_view bytes) override;
+  void resize(int cols, int rows) override;
+  void fileOperation(const proto::FileOperation& op) override;
+  void note(std::string_view kind, std::string_view text) override;
+  bool recordingHealthy() const override;
+  void end(std::string_view reason, std::string_view detail, std::uint64_t bytes_from_client,
+           std::uint64_t bytes_to_client) override;
+
+  proto::SessionControl* control() const { return control_; }
+
+ private:
+  std::int64_t offsetMs() const;
+  void event(std::string kind, std::string text, std::string details_json);
+  void takeCommands();
+  bool openRecording(int cols, int rows, std::string_view term);
+  void recordingFailed();
+  void flushLine(bool masked);
+  void writeKeys(std::string_view keys);
+  bool lineEchoed() const;
+
+  store::Store& store_;
+  std::shared_ptr<SessionEventWriter> events_;
+  Params p_;
+  const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  proto::SessionControl* control_ = nullptr;
+  std::unique_ptr<recorder::TerminalTranscript> transcript_;
+  std::unique_ptr<recorder::AsciicastWriter> cast_;
+  bool recording_opened_ = false;
+  std::shared_ptr<std::atomic<bool>> healthy_ = std::make_shared<std::atomic<bool>>(true);
+  bool ended_ = false;
+  int command_count_ = 0;
+
+  // Keystrokes of the current line, held until Enter (see the class comment).
+  std::string line_;
+  std::string typed_;              // printable bytes of line_, in order
+  std::size_t echo_matched_ = 0;   // how many of typed_ came back in the output, in order
+  std::string esc_;                // an escape sequence being typed
+  enum class Key { Plain, Esc, Seq } key_ = Key::Plain;
+};
+
+}  // namespace vigil::services
