@@ -102,6 +102,10 @@ int serve(const GlobalOptions& g) {
 
   web::ApiDeps deps{rt.cfg, *rt.store, *rt.vault, auth};
   // deps.gatekeeper = &gatekeeper;  (wired once the launch API lands)
+
+  // The browser terminal: the SSH proxy's bridge behind the portal's WebSocket.
+  deps.terminal_gatekeeper = &gatekeeper;
+  deps.terminal_opener = ssh::makeTerminalOpener(gatekeeper, {rt.cfg.ssh.connect_timeout_seconds});
   web::Api api(deps);
 
   web::HttpsServerOptions opts;
@@ -115,6 +119,9 @@ int serve(const GlobalOptions& g) {
   opts.io_threads = cfg.http.io_threads;
   opts.worker_threads = cfg.http.worker_threads;
   web::HttpsServer server(opts, [&api](const web::HttpRequest& r) { return api.handle(r); });
+  server.setWebSocketHandler([&api](const web::HttpRequest& r, web::HttpResponse& refusal) {
+    return api.handleWebSocket(r, refusal);
+  });
   server.start();
 
   spdlog::info("listening on {}:{}", cfg.listen.address, server.port());

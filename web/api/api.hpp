@@ -7,7 +7,9 @@
 #include "server/services/auth_service.hpp"
 #include "server/services/vault.hpp"
 #include "server/store/store.hpp"
+#include "protocols/session.hpp"
 #include "web/http_types.hpp"
+#include "web/websocket.hpp"
 
 namespace vigil::web {
 
@@ -16,6 +18,9 @@ struct ApiDeps {
   store::Store& store;
   services::Vault& vault;
   services::AuthService& auth;
+  // The browser terminal (GET /api/v1/accounts/{id}/terminal); 503 until both are wired.
+  proto::TerminalOpener terminal_opener;
+  proto::Gatekeeper* terminal_gatekeeper = nullptr;
 };
 
 class Api {
@@ -23,6 +28,8 @@ class Api {
   explicit Api(ApiDeps deps);
   ~Api();
   HttpResponse handle(const HttpRequest& req);
+  /// The HttpsServer's WebSocketHandler (worker pool; may block): null + `refusal` to refuse.
+  std::shared_ptr<WebSocketEndpoint> handleWebSocket(const HttpRequest& req, HttpResponse& refusal);
 
  private:
   struct Impl;

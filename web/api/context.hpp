@@ -93,5 +93,8 @@ void addSafeRoutes(std::vector<Route>& r);
 void addTargetRoutes(std::vector<Route>& r);
 void addAccountRoutes(std::vector<Route>& r);
 void addAuditRoutes(std::vector<Route>& r);
+void addTerminalRoutes(std::vector<Route>& r);
+/// WebSocket upgrades under /api/v1 (the browser terminal); throws ApiError to refuse.
+std::shared_ptr<WebSocketEndpoint> openTerminalSocket(ApiDeps& deps, const HttpRequest& req);
 
 }  // namespace vigil::web
