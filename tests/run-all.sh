@@ -42,6 +42,13 @@ else
   echo "ASan build failed"; failed=$((failed + 1))
 fi
 
+echo "=== fuzz: every protocol decoder for a bounded time (libFuzzer, ASan/UBSan)"
+if bash tests/fuzz/run.sh 30 2>&1 | tee tests/artifacts/fuzz.log; then
+  passed=$((passed + 1))
+else
+  echo "fuzzing found a problem (inputs under tests/artifacts/fuzz/)"; failed=$((failed + 1))
+fi
+
 echo "=== browser tests (playwright-core + Chromium)"
 if [ -d tests/browser ]; then
   VIGIL_BIN="$root/build/server/vigil" node --test --test-reporter=tap tests/browser/ 2>&1 | tee tests/artifacts/browser.log

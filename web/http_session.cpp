@@ -11,6 +11,7 @@
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/core/demangle.hpp>
 
 #include "web/security_headers.hpp"
@@ -80,7 +81,9 @@ class TlsSession : public Closable, public std::enable_shared_from_this<TlsSessi
                                                       shared_from_this()));
   }
 
-  void closeNow() override { closeSocket(); }
+  void closeNow() override {
+    if (!handed_off_) closeSocket();  // else the stream lives in the WebSocket session
+  }
 
  private:
   beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
@@ -172,7 +175,14 @@ class TlsSession : public Closable, public std::enable_shared_from_this<TlsSessi
     version_ = req.version();
     keep_alive_ = req.keep_alive();
     head_ = req.method() == http::verb::head;
+    if (beast::websocket::is_upgrade(req)) return handleUpgrade(std::move(req));
 
+    net::post(*shared_->pool, [self = shared_from_this(), in = toHttpRequest(req)]() mutable {
+      callHandler(std::move(self), std::move(in));
+    });
+  }
+
+  HttpRequest toHttpRequest(StringRequest& req) {
     HttpRequest in;
     in.method = method_;
     in.target = std::string(req.target());
@@ -181,10 +191,70 @@ class TlsSession : public Closable, public std::enable_shared_from_this<TlsSessi
       in.headers.emplace_back(lower(f.name_string()), std::string(f.value()));
     in.body = std::move(req.body());
     in.remote_addr = remote_;
+    return in;
+  }
 
+  // ---- WebSocket upgrades: checked here, decided by the WebSocketHandler on the worker pool,
+  // then either refused with an HTTP answer or handed to a WebSocket session.
+
+  void handleUpgrade(StringRequest req) {
+    // Whatever the outcome, this connection carries no further HTTP request.
+    keep_alive_ = false;
+    if (!shared_->ws_handler)
+      return write(jsonError(404, "not_found", "no WebSocket endpoint here"), false);
+    const auto origin = req[http::field::origin];
+    if (!sameOrigin(origin, req[http::field::host])) {
+      shared_->log->warn("refused cross-origin WebSocket {} from {} (Origin '{}')", path_, remote_,
+                         std::string_view(origin).substr(0, 200));
+      return write(jsonError(403, "forbidden", "cross-origin WebSocket refused"), false);
+    }
+    HttpRequest in = toHttpRequest(req);
+    req.body().clear();
+    upgrade_ = std::move(req);
     net::post(*shared_->pool, [self = shared_from_this(), in = std::move(in)]() mutable {
-      callHandler(std::move(self), std::move(in));
+      callWebSocketHandler(std::move(self), std::move(in));
     });
+  }
+
+  /// Runs on a worker thread, like callHandler.
+  static void callWebSocketHandler(std::shared_ptr<TlsSession> self, HttpRequest in) {
+    std::optional<HttpResponse> refusal{HttpResponse{}};
+    refusal->status = 404;
+    refusal->body = jsonErrorBody("not_found", "no such endpoint");
+    std::shared_ptr<WebSocketEndpoint> endpoint;
+    try {
+      endpoint = self->shared_->ws_handler(in, *refusal);
+    } catch (const std::exception& e) {
+      self->shared_->log->error("websocket handler threw {} for {}",
+                                boost::core::demangle(typeid(e).name()), pathForLog(in.target));
+      refusal.reset();
+    } catch (...) {
+      self->shared_->log->error("websocket handler threw for {}", pathForLog(in.target));
+      refusal.reset();
+    }
+    try {
+      auto ex = self->executor_;
+      net::post(ex, [self = std::move(self), endpoint = std::move(endpoint),
+                     refusal = std::move(refusal)]() mutable {
+        self->finishUpgrade(std::move(endpoint), std::move(refusal));
+      });
+    } catch (const std::exception&) {
+    }
+  }
+
+  void finishUpgrade(std::shared_ptr<WebSocketEndpoint> endpoint, std::optional<HttpResponse> refusal) {
+    if (shared_->stopping) return write(jsonError(503, "unavailable", "shutting down"), false);
+    if (!endpoint) {
+      if (refusal && refusal->status < 400) refusal->status = 500;  // only a refusal is a refusal
+      return sendResponse(std::move(refusal));
+    }
+    handed_off_ = true;
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_).count();
+    shared_->log->info("{} {} 101 {}ms {}", method_, path_, ms, remote_);
+    startWebSocketSession(std::move(stream_), std::move(*upgrade_), std::move(endpoint), remote_,
+                          shared_);
+    upgrade_.reset();
   }
 
   /// Runs on a worker thread. Touches only immutable members (shared_, executor_).
@@ -332,6 +402,8 @@ class TlsSession : public Closable, public std::enable_shared_from_this<TlsSessi
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<void> response_;  // keeps the message alive while async_write runs
+  std::optional<StringRequest> upgrade_;  // a WebSocket upgrade waiting for its handler
+  bool handed_off_ = false;               // stream_ moved into a WebSocket session
 
   // Per-request state for the answer and the access log.
   std::string method_ = "-";

@@ -261,6 +261,13 @@ void HttpsServer::stop() {
   im.finishStop();
 }
 
+void HttpsServer::setWebSocketHandler(WebSocketHandler handler) {
+  std::lock_guard lk(impl_->mu);
+  // Sessions read the handler without a lock: it may only change while nothing runs.
+  if (impl_->started) throw std::logic_error("web: setWebSocketHandler after start()");
+  impl_->shared->ws_handler = std::move(handler);
+}
+
 std::uint16_t HttpsServer::port() const { return impl_->port; }
 
 }  // namespace vigil::web

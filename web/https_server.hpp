@@ -9,6 +9,7 @@
 #include <string>
 
 #include "web/http_types.hpp"
+#include "web/websocket.hpp"
 
 namespace vigil::web {
 
@@ -22,6 +23,7 @@ struct HttpsServerOptions {
   int idle_timeout_seconds = 60;         // keep-alive idle
   int io_threads = 2;
   int worker_threads = 4;
+  WebSocketLimits websocket;
 };
 
 using RequestHandler = std::function<HttpResponse(const HttpRequest&)>;
@@ -33,6 +35,10 @@ class HttpsServer {
   ~HttpsServer();
   HttpsServer(const HttpsServer&) = delete;
   HttpsServer& operator=(const HttpsServer&) = delete;
+
+  /// Accepts WebSocket upgrades on the same port (see web/websocket.hpp). Call before start();
+  /// without a handler an upgrade request gets 404.
+  void setWebSocketHandler(WebSocketHandler handler);
 
   /// Starts the I/O and worker threads; returns immediately.
   void start();

@@ -14,6 +14,9 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <spdlog/spdlog.h>
 
 #include "web/https_server.hpp"
@@ -88,6 +91,7 @@ class ConnectionRegistry {
 struct ServerShared {
   HttpsServerOptions opts;
   RequestHandler handler;
+  WebSocketHandler ws_handler;  // set before start(), then read-only
   ssl::context tls{ssl::context::tls_server};
   net::thread_pool* pool = nullptr;  // owned by HttpsServer; outlives every running handler
   std::shared_ptr<spdlog::logger> log;
@@ -110,6 +114,21 @@ void startTlsSession(beast::tcp_stream stream, beast::flat_buffer buffer, std::s
 /// Answers one plain-HTTP request with a redirect to https and closes.
 void startPlainRedirect(beast::tcp_stream stream, beast::flat_buffer buffer, std::string remote,
                         std::shared_ptr<ServerShared> shared);
+
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+using StringRequest = beast::http::request<beast::http::string_body>;
+
+/// True when a WebSocket upgrade's Origin is this very site: "https://" + the Host header
+/// (compared case-insensitively). A missing Origin is refused too: browsers always send one, and
+/// the portal cookie must never be usable from another site's page (cross-site WebSocket
+/// hijacking).
+bool sameOrigin(std::string_view origin, std::string_view host);
+
+/// Takes over a TLS connection whose upgrade request `req` was accepted by the WebSocketHandler
+/// (which returned `endpoint`): completes the handshake and runs the socket. On the strand.
+void startWebSocketSession(TlsStream stream, StringRequest req,
+                           std::shared_ptr<WebSocketEndpoint> endpoint, std::string remote,
+                           std::shared_ptr<ServerShared> shared);
 
 /// Benign endings (client went away, timeouts, shutdown) are logged at debug only: scanners and
 /// browsers produce them all day.

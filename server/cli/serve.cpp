@@ -13,7 +13,10 @@
 #include "server/crypto/tls_cert.hpp"
 #include "server/logging.hpp"
 #include "server/runtime.hpp"
+#include "protocols/ssh/listener.hpp"
+#include "protocols/ssh/web_terminal.hpp"
 #include "server/services/auth_service.hpp"
+#include "server/services/gatekeeper.hpp"
 #include "web/api/api.hpp"
 #include "web/https_server.hpp"
 
@@ -71,7 +74,39 @@ int serve(const GlobalOptions& g) {
 
   services::AuthService auth(rt.cfg, *rt.store, *rt.vault);
   createInitialSuperuser(rt, auth);
-  web::Api api({rt.cfg, *rt.store, *rt.vault, auth});
+  services::SessionGatekeeper gatekeeper(rt.cfg, *rt.store, *rt.vault, auth);
+  // Sessions this node left open when it was killed end now, as "interrupted"; their recordings
+  // stay playable up to the last flush.
+  if (int n = gatekeeper.closeInterruptedSessions(); n > 0)
+    spdlog::warn("closed {} session(s) left open by an earlier crash (end reason: interrupted)", n);
+
+  // The SSH listener binds before the portal so that the port shown for launch commands is real.
+  std::unique_ptr<ssh::SshListener> ssh_listener;
+  if (rt.cfg.ssh.enabled) {
+    ssh::ListenerOptions so;
+    so.bind_address = rt.cfg.ssh.address;
+    so.port = rt.cfg.ssh.port;
+    so.host_key_file = rt.cfg.sshHostKeyPath().string();
+    so.max_sessions = rt.cfg.ssh.max_sessions;
+    so.max_unauthenticated = rt.cfg.ssh.max_unauthenticated;
+    so.login_grace_seconds = rt.cfg.ssh.login_grace_seconds;
+    so.connect_timeout_seconds = rt.cfg.ssh.connect_timeout_seconds;
+    ssh_listener = std::make_unique<ssh::SshListener>(gatekeeper, so);
+    std::string error;
+    if (!ssh_listener->start(error)) {
+      std::cerr << "vigil: SSH listener on " << so.bind_address << ":" << so.port << ": " << error << "\n";
+      return kExitFailure;
+    }
+    rt.cfg.ssh.port = static_cast<std::uint16_t>(ssh_listener->port());
+  }
+
+  web::ApiDeps deps{rt.cfg, *rt.store, *rt.vault, auth};
+  // deps.gatekeeper = &gatekeeper;  (wired once the launch API lands)
+
+  // The browser terminal: the SSH proxy's bridge behind the portal's WebSocket.
+  deps.terminal_gatekeeper = &gatekeeper;
+  deps.terminal_opener = ssh::makeTerminalOpener(gatekeeper, {rt.cfg.ssh.connect_timeout_seconds});
+  web::Api api(deps);
 
   web::HttpsServerOptions opts;
   opts.bind_address = cfg.listen.address;
@@ -84,9 +119,15 @@ int serve(const GlobalOptions& g) {
   opts.io_threads = cfg.http.io_threads;
   opts.worker_threads = cfg.http.worker_threads;
   web::HttpsServer server(opts, [&api](const web::HttpRequest& r) { return api.handle(r); });
+  server.setWebSocketHandler([&api](const web::HttpRequest& r, web::HttpResponse& refusal) {
+    return api.handleWebSocket(r, refusal);
+  });
   server.start();
 
   spdlog::info("listening on {}:{}", cfg.listen.address, server.port());
+  if (ssh_listener)
+    std::cout << "SSH: " << rt.cfg.ssh.address << ":" << ssh_listener->port()
+              << "  host key " << ssh_listener->hostKeyFingerprint() << "\n";
   std::cout << "TLS certificate SHA-256: " << certificateFingerprint(cfg.certPath()) << "\n"
             << "Portal: " << cfg.publicUrl(server.port()) << std::endl;
 
@@ -94,6 +135,7 @@ int serve(const GlobalOptions& g) {
   sigwait(&sigs, &sig);
   spdlog::info("received signal {}, shutting down", sig);
   server.stop();
+  if (ssh_listener) ssh_listener->stop();  // sessions end as client_closed, recordings closed
   return kExitOk;  // Runtime's destructor closes the pool and stops the embedded cluster
 }
 

@@ -62,6 +62,8 @@ class VigilServer {
         << "listen: {address: 127.0.0.1, port: 0}\n"
         << "log: {level: info}\n"
         << "auth: {argon2_t_cost: 1, argon2_m_cost_kib: 8192, lockout_threshold: 5, lockout_minutes: 15}\n"
+        // The SSH listener on a free port, unless the test configures it.
+        << (extra_yaml.find("ssh:") == std::string::npos ? "ssh: {port: 0}\n" : "")
         << extra_yaml;
   }
 
@@ -82,6 +84,7 @@ class VigilServer {
     out_fd_ = fds[0];
     static const std::regex portal(R"(Portal: https://127\.0\.0\.1:(\d+)/)");
     static const std::regex initial(R"(Initial superuser: admin  password: (\S+))");
+    static const std::regex ssh(R"(SSH: 127\.0\.0\.1:(\d+))");
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
     std::smatch m;
     while (std::chrono::steady_clock::now() < deadline) {
@@ -90,6 +93,7 @@ class VigilServer {
       if (n <= 0) break;
       output_.append(buf, static_cast<std::size_t>(n));
       if (std::regex_search(output_, m, initial)) admin_password_ = m[1];
+      if (std::regex_search(output_, m, ssh)) ssh_port_ = std::stoi(m[1]);
       if (std::regex_search(output_, m, portal)) {
         port_ = std::stoi(m[1]);
         // Keep draining the server's output so it never blocks on a full pipe.
@@ -123,7 +127,21 @@ class VigilServer {
     return status;
   }
 
+  /// SIGKILL (a crash): no clean shutdown, the embedded cluster is left running for the next start.
+  void kill9() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      int st = 0;
+      waitpid(pid_, &st, 0);
+      pid_ = -1;
+    }
+    if (drain_.joinable()) drain_.join();
+    if (out_fd_ >= 0) close(out_fd_), out_fd_ = -1;
+  }
+
   int port() const { return port_; }
+  /// The SSH listener's port (0 when the server printed none).
+  int sshPort() const { return ssh_port_; }
   const std::string& adminPassword() const { return admin_password_; }
   const std::string& dir() const { return dir_; }
   std::string configPath() const { return dir_ + "/vigil.yaml"; }
@@ -143,6 +161,7 @@ class VigilServer {
   pid_t pid_ = -1;
   int out_fd_ = -1;
   int port_ = 0;
+  int ssh_port_ = 0;
   std::string admin_password_;
   std::string output_;
   std::mutex mu_;

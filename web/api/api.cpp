@@ -130,6 +130,7 @@ Api::Api(ApiDeps deps) : impl_(std::make_unique<Impl>(Impl{deps, {}, deps.cfg.we
   addLaunchRoutes(r);
   addSessionRoutes(r);
   addSshKeyRoutes(r);
+  addTerminalRoutes(r);
 }
 
 Api::~Api() = default;
@@ -150,6 +151,18 @@ HttpResponse Api::handle(const HttpRequest& req) {
     spdlog::error("api: {} {} failed: {}", req.method, std::string(req.path()), e.what());
     return errorResponse(500, "internal", "internal error");
   }
+}
+
+std::shared_ptr<WebSocketEndpoint> Api::handleWebSocket(const HttpRequest& req, HttpResponse& refusal) {
+  try {
+    return openTerminalSocket(impl_->deps, req);
+  } catch (const ApiError& e) {
+    refusal = errorResponse(e.status, e.code, e.what());
+  } catch (const std::exception& e) {
+    spdlog::error("api: WebSocket {} failed: {}", std::string(req.path()), e.what());
+    refusal = errorResponse(500, "internal", "internal error");
+  }
+  return nullptr;
 }
 
 }  // namespace vigil::web

@@ -8,7 +8,9 @@
 #include "server/services/gatekeeper.hpp"
 #include "server/services/vault.hpp"
 #include "server/store/store.hpp"
+#include "protocols/session.hpp"
 #include "web/http_types.hpp"
+#include "web/websocket.hpp"
 
 namespace vigil::web {
 
@@ -17,6 +19,9 @@ struct ApiDeps {
   store::Store& store;
   services::Vault& vault;
   services::AuthService& auth;
+  // The browser terminal (GET /api/v1/accounts/{id}/terminal); 503 until both are wired.
+  proto::TerminalOpener terminal_opener;
+  proto::Gatekeeper* terminal_gatekeeper = nullptr;
   /// Launch tokens (POST /accounts/{id}/launch); null: that endpoint answers 503.
   services::SessionGatekeeper* gatekeeper = nullptr;
 };
@@ -26,6 +31,8 @@ class Api {
   explicit Api(ApiDeps deps);
   ~Api();
   HttpResponse handle(const HttpRequest& req);
+  /// The HttpsServer's WebSocketHandler (worker pool; may block): null + `refusal` to refuse.
+  std::shared_ptr<WebSocketEndpoint> handleWebSocket(const HttpRequest& req, HttpResponse& refusal);
 
  private:
   struct Impl;

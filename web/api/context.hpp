@@ -97,5 +97,8 @@ void addAuditRoutes(std::vector<Route>& r);
 void addLaunchRoutes(std::vector<Route>& r);
 void addSessionRoutes(std::vector<Route>& r);
 void addSshKeyRoutes(std::vector<Route>& r);
+void addTerminalRoutes(std::vector<Route>& r);
+/// WebSocket upgrades under /api/v1 (the browser terminal); throws ApiError to refuse.
+std::shared_ptr<WebSocketEndpoint> openTerminalSocket(ApiDeps& deps, const HttpRequest& req);
 
 }  // namespace vigil::web

@@ -4,6 +4,9 @@
 // qrcode: build/qrcode.js is a self-contained IIFE that defines the global `QRCode`
 // (toDataURL, toCanvas, toString); index.html loads it with a classic <script src>.
 // qrcode is pinned to 1.5.1 because 1.5.2+ are published without the build/ folder.
+//
+// @xterm/xterm and @xterm/addon-fit: the ES module builds (lib/*.mjs, no imports of their own),
+// loaded by the terminal view with import(); xterm.css by index.html.
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
@@ -16,6 +19,11 @@ const require = createRequire(join(here, '..', '..', 'package.json'));
 const FILES = [
   { pkg: 'qrcode', from: 'build/qrcode.js', to: 'qrcode.js' },
   { pkg: 'qrcode', from: 'license', to: 'qrcode.LICENSE.txt' },
+  { pkg: '@xterm/xterm', from: 'lib/xterm.mjs', to: 'xterm.mjs' },
+  { pkg: '@xterm/xterm', from: 'css/xterm.css', to: 'xterm.css' },
+  { pkg: '@xterm/xterm', from: 'LICENSE', to: 'xterm.LICENSE.txt' },
+  { pkg: '@xterm/addon-fit', from: 'lib/addon-fit.mjs', to: 'addon-fit.mjs' },
+  { pkg: '@xterm/addon-fit', from: 'LICENSE', to: 'addon-fit.LICENSE.txt' },
 ];
 
 function packageDir(pkg) {

@@ -6,7 +6,7 @@
 #include <optional>
 #include <set>
 
-#include "api_env.hpp"
+#include "support/api_env.hpp"
 
 using namespace api_test;
 

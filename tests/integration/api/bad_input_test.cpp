@@ -2,7 +2,7 @@
 // stored, and the server keeps answering. Injection strings are stored verbatim or refused.
 #include <set>
 
-#include "api_env.hpp"
+#include "support/api_env.hpp"
 
 using namespace api_test;
 

@@ -2,7 +2,7 @@
 #include <regex>
 #include <set>
 
-#include "api_env.hpp"
+#include "support/api_env.hpp"
 
 using namespace api_test;
 

@@ -1,6 +1,6 @@
 // Secrets are write-only: account passwords, private keys and TOTP secrets never come back out of
 // the API, never reach the logs or the server's output, and are not stored in clear text.
-#include "api_env.hpp"
+#include "support/api_env.hpp"
 
 using namespace api_test;
 

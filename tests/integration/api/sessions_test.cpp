@@ -2,7 +2,7 @@
 // and security headers on API and static answers.
 #include <set>
 
-#include "api_env.hpp"
+#include "support/api_env.hpp"
 
 using namespace api_test;
 

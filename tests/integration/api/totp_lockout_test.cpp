@@ -1,6 +1,6 @@
 // TOTP enrolment and login (codes computed here, RFC 6238), replay refusal, MFA reset; lockout
 // after consecutive failures and unlocking by a superuser.
-#include "api_env.hpp"
+#include "support/api_env.hpp"
 
 using namespace api_test;
 

@@ -258,7 +258,7 @@ inline web::HttpResponse echoHandler(const web::HttpRequest& req) {
 class TestServer {
  public:
   explicit TestServer(web::RequestHandler handler = echoHandler,
-                      web::HttpsServerOptions opts = {}) {
+                      web::HttpsServerOptions opts = {}, web::WebSocketHandler ws = {}) {
     quietLogs();
     cert_ = dir_.path() / "tls" / "cert.pem";
     key_ = dir_.path() / "tls" / "key.pem";
@@ -268,6 +268,7 @@ class TestServer {
     opts.cert_file = cert_.string();
     opts.key_file = key_.string();
     server_ = std::make_unique<web::HttpsServer>(opts, std::move(handler));
+    if (ws) server_->setWebSocketHandler(std::move(ws));
     server_->start();
   }
 

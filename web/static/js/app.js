@@ -15,12 +15,16 @@ import * as accountsView from './views/accounts.js';
 import * as usersView from './views/users.js';
 import * as auditView from './views/audit.js';
 import * as profileView from './views/profile.js';
+import * as sessionsView from './views/sessions.js';
+import * as terminalView from './views/terminal.js';
 
 const canSeeSafes = () => isVaultAdmin() || managesSafes();
 
 // Order = order in the navigation bar. `allowed` decides both the link and access to the page.
 const ROUTES = [
   { path: 'my-accounts', title: 'My accounts', view: myAccountsView, nav: true, allowed: () => true },
+  { path: 'terminal/:id', title: 'Terminal', view: terminalView, allowed: () => true },
+  { path: 'sessions', title: 'Sessions', view: sessionsView, nav: true, allowed: () => true },
   { path: 'safes', title: 'Safes', view: safesView, nav: true, allowed: canSeeSafes },
   { path: 'safes/:id', title: 'Safe', view: safeDetailView, allowed: canSeeSafes },
   { path: 'targets', title: 'Targets', view: targetsView, nav: true, allowed: isVaultAdmin },

@@ -15,7 +15,21 @@ export const DEFAULT_POLICY = {
   require_dual_authorization: false,
   retention_days: 365,
   allowed_protocols: PROTOCOLS.map((p) => p.value),
+  allow_file_transfer: true,
+  allow_port_forwarding: false,
+  allow_agent_forwarding: false,
+  allow_x11_forwarding: false,
+  trust_on_first_use: false,
 };
+
+/** Channel rules the SSH proxy enforces (checkbox name = policy field). */
+export const SSH_POLICY_FLAGS = [
+  { name: 'allow_file_transfer', label: 'File transfer (scp, sftp)' },
+  { name: 'allow_port_forwarding', label: 'Port forwarding' },
+  { name: 'allow_agent_forwarding', label: 'Agent forwarding' },
+  { name: 'allow_x11_forwarding', label: 'X11 forwarding' },
+  { name: 'trust_on_first_use', label: 'Trust a target’s host key on first use' },
+];
 
 export const PERMISSIONS = [
   { value: 'connect', label: 'Connect' },
@@ -38,7 +52,13 @@ export function policyFieldset(policy = DEFAULT_POLICY, { disabled = false } = {
       checkbox('live_monitoring', 'Live monitoring', p.live_monitoring),
       checkbox('require_dual_authorization', 'Dual authorization', p.require_dual_authorization)),
     field('Retention (days)', retention, 'How long recordings are kept: 1 to 36500 days.'),
-    checkboxGroup('Allowed protocols', 'allowed_protocols', PROTOCOLS, p.allowed_protocols || []));
+    checkboxGroup('Allowed protocols', 'allowed_protocols', PROTOCOLS, p.allowed_protocols || []),
+    h('fieldset', { class: 'checkbox-group', id: 'ssh-policy' },
+      h('legend', { text: 'SSH sessions' }),
+      h('div', { class: 'checkbox-row' },
+        SSH_POLICY_FLAGS.map((f) => checkbox(f.name, f.label, Boolean(p[f.name])))),
+      h('p', { class: 'field-hint', text: 'Forwarding is refused unless allowed here. Trust on first use pins an ' +
+        'unpinned target’s host key at its first session (audited); otherwise such targets are refused.' })));
   return fs;
 }
 
@@ -50,6 +70,7 @@ export function readPolicy(form) {
     require_dual_authorization: bool('require_dual_authorization'),
     retention_days: Number.parseInt(form.querySelector('input[name="retention_days"]').value, 10),
     allowed_protocols: checkedValues(form, 'allowed_protocols'),
+    ...Object.fromEntries(SSH_POLICY_FLAGS.map((f) => [f.name, bool(f.name)])),
   };
 }
 
@@ -74,6 +95,11 @@ export function policySummary(policy) {
     p.live_monitoring ? badge('Live monitoring', 'info') : null,
     p.require_dual_authorization ? badge('Dual authorization', 'info') : null,
     p.retention_days ? badge(`${p.retention_days} days`, 'neutral') : null,
+    p.allow_port_forwarding ? badge('Port forwarding', 'warn') : null,
+    p.allow_agent_forwarding ? badge('Agent forwarding', 'warn') : null,
+    p.allow_x11_forwarding ? badge('X11', 'warn') : null,
+    p.allow_file_transfer === false ? badge('No file transfer', 'info') : null,
+    p.trust_on_first_use ? badge('Trust on first use', 'warn') : null,
     protocols.length
       ? badge(protocols.map((x) => x.toUpperCase()).join(' · '), 'protocol')
       : badge('No protocols', 'warn'));

@@ -1,8 +1,9 @@
-// Profile: who I am, change my password, set up my authenticator (TOTP).
+// Profile: who I am, change my password, set up my authenticator (TOTP), my SSH public keys.
 import * as api from '../api.js';
 import { h, replace, formatTime } from '../dom.js';
 import { currentUser, updateUser, ROLE_LABELS } from '../session.js';
 import { pageHeader, badge, badges, field, input, formError, setFormError, onSubmit, notify } from '../ui.js';
+import { sshKeysPanel } from './ssh-keys.js';
 
 export function render(root, ctx) {
   const { refreshTopbar, refreshSession } = ctx;
@@ -24,7 +25,8 @@ export function render(root, ctx) {
       : null,
     h('div', { class: 'two-col' },
       h('div', { class: 'stack' }, identityPanel(user), passwordPanel(user, onPasswordChanged)),
-      mfaSection));
+      mfaSection),
+    user.must_change_password ? null : sshKeysPanel(user));
   if (user.must_change_password) {
     replace(mfaSection, h('h2', { id: 'mfa-title', text: 'Two-factor authentication' }),
       h('p', { class: 'muted', text: 'Set up an authenticator after you have changed your password.' }));

@@ -158,7 +158,8 @@ struct Principal {
 
 class Env {
  public:
-  Env() {
+  /// `extra_yaml` is appended to the server's config (top-level keys).
+  explicit Env(const std::string& extra_yaml = "") : server_(extra_yaml) {
     su_.username = "admin";
     su_.roles = {"superuser"};
     su_.client = std::make_shared<HttpsClient>(server_.port());

@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Writes a few valid conversations as starting inputs for a decoder fuzz target.
+
+Usage: seeds.py TARGET DIR. Format (see fuzz_support.hpp): reads of <ctrl><bytes>, ctrl bit 0 =
+server -> client, bits 1-7 = length (reads over 127 bytes are cut in pieces).
+"""
+import os
+import struct
+import sys
+
+
+def reads(chunks):
+    out = b""
+    for client, data in chunks:
+        while True:
+            piece, data = data[:127], data[127:]
+            out += bytes([(len(piece) << 1) | (0 if client else 1)]) + piece
+            if not data:
+                break
+    return out
+
+
+def u32(v): return struct.pack(">I", v)
+def s(b): return u32(len(b)) + b
+def pkt(t, body): return u32(len(body) + 1) + bytes([t]) + body
+def req(t, i, body=b""): return pkt(t, u32(i) + body)
+def status(i, code=0): return req(101, i, u32(code) + s(b"ok") + s(b""))
+
+
+H = b"\0\0\0\1"
+C, S = True, False
+sftp = {
+    "upload": [(C, req(3, 1, s(b"/tmp/a") + u32(0x1a) + u32(0))), (S, req(102, 1, s(H))),
+               (C, req(6, 2, s(H) + b"\0" * 8 + s(b"hello"))), (S, status(2)),
+               (C, req(4, 3, s(H))), (S, status(3))],
+    "download": [(C, req(3, 1, s(b"/etc/motd") + u32(1) + u32(0))), (S, req(102, 1, s(H))),
+                 (C, req(5, 2, s(H) + b"\0" * 8 + u32(100))), (S, req(103, 2, s(b"data"))),
+                 (C, req(5, 3, s(H) + b"\0" * 7 + b"\4" + u32(100))), (S, status(3, 1)),
+                 (C, req(4, 4, s(H))), (S, status(4))],
+    "ops": [(C, req(13, 1, s(b"/x"))), (S, status(1)), (C, req(18, 2, s(b"/a") + s(b"/b"))), (S, status(2, 4)),
+            (C, req(14, 3, s(b"/d") + u32(0))), (S, status(3)), (C, req(20, 4, s(b"/t") + s(b"/l"))), (S, status(4)),
+            (C, req(200, 5, s(b"posix-rename@openssh.com") + s(b"/b") + s(b"/c"))), (S, status(5))],
+}
+Z = b"\0"
+scp = {  # the first byte picks the command line in scp_decoder_fuzz.cpp: 0 "scp -t /d/", 1 "scp -r -p -t /d", 2 "scp -f /s/file"
+    "upload": (0, [(S, Z), (C, b"C0644 5 a.txt\n"), (S, Z), (C, b"hello" + Z), (S, Z)]),
+    "tree": (1, [(S, Z), (C, b"D0755 0 p\n"), (S, Z), (C, b"T1 0 1 0\n"), (S, Z), (C, b"C0644 1 x\n"), (S, Z),
+                 (C, b"x" + Z), (S, Z), (C, b"E\n"), (S, Z)]),
+    "download": (2, [(C, Z), (S, b"C0640 4 file\n"), (C, Z), (S, b"data" + Z), (C, Z)]),
+    "refused": (0, [(S, Z), (C, b"C0644 5 a\n"), (S, b"\x01scp: denied\n"), (C, b"C0644 0 b\n"), (S, Z), (C, Z), (S, Z)]),
+}
+
+target, out = sys.argv[1], sys.argv[2]
+os.makedirs(out, exist_ok=True)
+if target == "sftp_decoder_fuzz":
+    for name, chunks in sftp.items():
+        open(os.path.join(out, name), "wb").write(b"\0" + reads(chunks))
+elif target == "scp_decoder_fuzz":
+    for name, (pick, chunks) in scp.items():
+        open(os.path.join(out, name), "wb").write(bytes([pick]) + reads(chunks))

@@ -1,0 +1,105 @@
+// The Connect dialog of "My accounts": asks for a one-time launch token and shows the ready
+// `ssh` command with a copy button and a countdown until the token expires. The token is a
+// secret: it lives only in this dialog, which is removed from the page when it closes.
+import * as api from './api.js';
+import { h, replace, uid } from './dom.js';
+import { loadingState, errorState } from './ui.js';
+
+/** Copies `text`; falls back to selecting `selectTarget` (and execCommand) without clipboard access. */
+export async function copyText(text, selectTarget) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return 'copied';
+  } catch {
+    const range = document.createRange();
+    range.selectNodeContents(selectTarget);
+    const sel = window.getSelection();
+    sel.removeAllRanges();
+    sel.addRange(range);
+    try {
+      if (document.execCommand('copy')) return 'copied';
+    } catch { /* not supported */ }
+    return 'selected';
+  }
+}
+
+function sshCommand(launch) {
+  const ssh = launch.ssh || {};
+  if (ssh.command) return ssh.command;
+  const port = ssh.port && Number(ssh.port) !== 22 ? `-p ${ssh.port} ` : '';
+  return `ssh ${port}${ssh.user || launch.token}@${ssh.host || window.location.hostname}`;
+}
+
+/** Opens the dialog for `account` (from /my/accounts); `onOpenInBrowser(account)` leaves for the terminal. */
+export function openConnectDialog(account, { onOpenInBrowser }) {
+  const titleId = uid('connect-title');
+  const body = h('div', { class: 'connect-body', id: 'connect-body' });
+  const close = h('button', { type: 'button', class: 'btn btn-ghost', id: 'connect-close', text: 'Close' });
+  const browser = h('button', { type: 'button', class: 'btn', id: 'connect-browser', text: 'Open in browser' });
+  const dialog = h('dialog', { class: 'dialog dialog-wide', id: 'connect-dialog', 'aria-labelledby': titleId },
+    h('div', { class: 'dialog-form' },
+      h('h2', { id: titleId, text: `Connect to ${account.username}@${account.target_name}` }),
+      body,
+      h('div', { class: 'form-actions' }, browser, close)));
+  let timer = null;
+  const stop = () => { if (timer) clearInterval(timer); timer = null; };
+  close.addEventListener('click', () => dialog.close());
+  browser.addEventListener('click', () => { dialog.close(); onOpenInBrowser(account); });
+  dialog.addEventListener('close', () => { stop(); dialog.remove(); });
+  document.body.append(dialog);
+  dialog.showModal();
+
+  const request = async () => {
+    stop();
+    replace(body, loadingState('Issuing a one-time token…'));
+    try {
+      const launch = await api.post(`/accounts/${account.id}/launch`, {});
+      showLaunch(launch);
+    } catch (error) {
+      if (error && error.status === 401) { dialog.close(); return; }
+      replace(body, errorState(error, request));
+    }
+  };
+
+  const showLaunch = (launch) => {
+    const command = sshCommand(launch);
+    const code = h('code', { class: 'command', id: 'launch-command', text: command });
+    const copy = h('button', { type: 'button', class: 'btn btn-primary btn-small', id: 'launch-copy', text: 'Copy' });
+    const countdown = h('p', { class: 'countdown', id: 'launch-countdown', role: 'status', 'aria-live': 'polite' });
+    const again = h('button', { type: 'button', class: 'btn btn-small', id: 'launch-again', text: 'Connect again', hidden: true });
+    const box = h('div', { class: 'command-box' }, code, copy);
+    copy.addEventListener('click', async () => {
+      const outcome = await copyText(command, code);
+      copy.textContent = outcome === 'copied' ? 'Copied' : 'Press Ctrl+C';
+      setTimeout(() => { if (copy.isConnected) copy.textContent = 'Copy'; }, 2000);
+    });
+    again.addEventListener('click', request);
+    replace(body,
+      h('p', { text: 'Run this command in a terminal on your computer. It opens a shell on the target as the ' +
+        'vault account; the password never reaches you.' }),
+      box, h('div', { class: 'countdown-row' }, countdown, again),
+      h('p', { class: 'muted small', text: 'The token works once. Treat it like a password until it expires.' }));
+    copy.focus();
+
+    const expires = Date.parse(launch.expires_at);
+    const tick = () => {
+      const left = Math.ceil((expires - Date.now()) / 1000);
+      if (!Number.isFinite(left) || left <= 0) {
+        stop();
+        countdown.textContent = 'Expired — press Connect again for a new command.';
+        countdown.classList.add('countdown-expired');
+        box.classList.add('command-expired');
+        copy.disabled = true;
+        again.hidden = false;
+        return;
+      }
+      countdown.textContent = `Valid for ${left} s`;
+    };
+    tick();
+    if (!again.hidden) return;
+    timer = setInterval(tick, 1000);
+  };
+
+  request();
+  return dialog;
+}
