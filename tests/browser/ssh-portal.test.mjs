@@ -16,7 +16,8 @@ import {
 } from './harness.mjs';
 
 const STEP_TIMEOUT_MS = 120_000;
-const server = new VigilServer({ name: 'vigil-ssh-portal' });
+// The SSH listener on a free port: the Connect command names it.
+const server = new VigilServer({ name: 'vigil-ssh-portal', extraConfig: ['ssh:', '  address: 127.0.0.1', '  port: 0'] });
 const session = new BrowserSession('ssh-portal');
 const keyDir = mkdtempSync(join(tmpdir(), 'vigil-ssh-portal-keys-'));
 let page;

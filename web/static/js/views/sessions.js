@@ -57,7 +57,7 @@ function endReason(s) {
 }
 
 function recordingLink(s) {
-  if (s.recording_bytes === 0 || s.recorded === false) return h('span', { class: 'muted small', text: 'Not recorded' });
+  if (s.has_recording === false) return h('span', { class: 'muted small', text: 'Not recorded' });
   return h('a', {
     href: `/api/v1/sessions/${encodeURIComponent(s.id)}/recording`,
     download: `vigil-session-${s.id}.cast`,
