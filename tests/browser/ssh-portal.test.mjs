@@ -84,6 +84,14 @@ describe('Portal: SSH connect, browser terminal, SSH keys, sessions', { timeout:
     await apiCall(page, 'PUT', `/safes/${safe.id}/members/${me.user.id}`, { permissions: ['connect', 'view_recordings'] });
   });
 
+  step('the Sessions page shows its empty state before any session', async () => {
+    await page.goto(`${server.url}#/sessions`);
+    await page.locator('#sessions .state-empty').waitFor();
+    assert.equal(await page.locator('#sessions .state-title').textContent(), 'No sessions yet');
+    assert.equal(await page.locator('#sessions table').count(), 0);
+    await session.screenshot('sessions-empty');
+  });
+
   step('Connect shows a one-time ssh command with a countdown, and Copy puts it on the clipboard', async () => {
     await page.goto(`${server.url}#/my-accounts`);
     const connect = page.locator(`button[data-connect="${account.id}"]`);
@@ -164,16 +172,12 @@ describe('Portal: SSH connect, browser terminal, SSH keys, sessions', { timeout:
     assert.equal((Array.isArray(left) ? left : left.items).length, 0);
   });
 
-  step('the Sessions page lists the refused browser session or shows its empty state', async () => {
+  step('the Sessions page lists the browser session that could not reach its target', async () => {
     await page.locator('#nav').getByRole('link', { name: 'Sessions', exact: true }).click();
-    await page.locator('#sessions table, #sessions .state-empty').first().waitFor();
-    const rows = await page.locator('#sessions tbody tr').count();
-    if (rows === 0) {
-      assert.equal(await page.locator('#sessions .state-title').textContent(), 'No sessions yet');
-    } else {
-      const first = await page.locator('#sessions tbody tr').first().textContent();
-      assert.ok(first.includes('root@web01'), first);
-    }
+    const row = page.locator('#sessions tbody tr').first();
+    await row.waitFor();
+    const text = await row.textContent();
+    for (const expected of ['root@web01', 'Browser', 'Target unreachable']) assert.ok(text.includes(expected), `${expected} in: ${text}`);
     await session.screenshot('sessions');
   });
 
