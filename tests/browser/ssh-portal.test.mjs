@@ -120,6 +120,30 @@ describe('Portal: SSH connect, browser terminal, SSH keys, sessions', { timeout:
     assert.equal(await page.locator(`text=${match[2]}`).count(), 0, 'the token leaves the page with the dialog');
   });
 
+  step('an expired command is struck out, cannot be copied, and Connect again issues a new one', async () => {
+    await page.locator(`button[data-connect="${account.id}"]`).click();
+    await page.locator('#launch-command').waitFor();
+    const first = (await page.locator('#launch-command').textContent()).trim();
+    // Jump the page's clock past the token's lifetime instead of waiting a minute.
+    await page.evaluate(() => {
+      const real = Date.now.bind(Date);
+      window.__realNow = real;
+      Date.now = () => real() + 10 * 60_000;
+    });
+    await page.locator('#launch-countdown', { hasText: 'Expired — press Connect again' }).waitFor({ timeout: 5000 });
+    assert.ok(await page.locator('#launch-copy').isDisabled(), 'Copy is disabled once expired');
+    assert.ok(await page.locator('.command-box.command-expired').isVisible());
+    await session.screenshot('connect-expired');
+    await page.evaluate(() => { Date.now = window.__realNow; });
+    await page.click('#launch-again');
+    await page.locator('#launch-countdown', { hasText: /^Valid for \d+ s$/ }).waitFor();
+    const second = (await page.locator('#launch-command').textContent()).trim();
+    assert.notEqual(second, first, 'a new token');
+    assert.ok(await page.locator('#launch-copy').isEnabled());
+    await page.click('#connect-close');
+    await page.locator('#connect-dialog').waitFor({ state: 'detached' });
+  });
+
   step('Open in browser loads the terminal under the CSP and reports how the session ended', async () => {
     await page.locator(`button[data-connect="${account.id}"]`).click();
     await page.locator('#launch-command').waitFor();
