@@ -101,7 +101,7 @@ export function render(root) {
       },
       { label: 'Recording', render: recordingLink },
     ], rows, { caption: 'Sessions', rowKey: (s) => s.id, rowClass: (s) => (s.ended_at ? null : 'row-active') });
-    const pager = h('nav', { class: 'pager', 'aria-label': 'Session pages' },
+    const pager = newer.length === 0 && !next ? null : h('nav', { class: 'pager', 'aria-label': 'Session pages' },
       h('button', {
         type: 'button', class: 'btn', id: 'sessions-newer', text: '← Newer', disabled: newer.length === 0,
         onClick: () => { cursor = newer.pop() || null; load(); },
