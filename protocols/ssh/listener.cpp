@@ -53,6 +53,7 @@ struct SshListener::Conn {
   std::chrono::steady_clock::time_point login_deadline;
   bool login_done = false;  // guarded by owner->mu_
   bool shut = false;        // guarded by owner->mu_
+  proto::SessionControl* control = nullptr;  // guarded by owner->mu_; set while proxying
 };
 
 SshListener::SshListener(proto::Gatekeeper& gatekeeper, ListenerOptions options)
@@ -128,6 +129,16 @@ void SshListener::stop() {
   ::close(listen_fd_);
   listen_fd_ = -1;
   std::unique_lock lk(mu_);
+  // Sessions in their data phase end as "terminated" with a message to the person; give them a
+  // moment to say so before every remaining socket is cut.
+  bool any = false;
+  for (auto& [id, c] : conns_) {
+    if (c->control != nullptr) {
+      c->control->terminate("Vigil is stopping");
+      any = true;
+    }
+  }
+  if (any) all_done_.wait_for(lk, std::chrono::seconds(3), [this] { return conns_.empty(); });
   for (auto& [id, c] : conns_) {
     // Unblocks whatever the connection thread waits for; it then ends its session and exits.
     if (!c->shut) ::shutdown(c->fd, SHUT_RDWR);
@@ -248,6 +259,10 @@ void* SshListener::connectionMain(void* arg) {
       c->login_done = true;
       --self->unauthenticated_;
     }
+  };
+  pc.on_control = [self, c = conn.get()](proto::SessionControl* control) {
+    std::lock_guard lk(self->mu_);
+    c->control = control;
   };
   try {
     servePerson(conn->session, pc);

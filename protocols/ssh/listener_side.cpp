@@ -567,6 +567,7 @@ void servePerson(ssh_session s, PersonConnection& conn) {
 
   SshPerson person(s, req.channel, *session, grant.policy);
   Pump pump(person, target.session(), target.channel(), *session, grant.policy, req.setup);
+  if (conn.on_control) pump.setControlObserver(conn.on_control);
   pump.run();
 }
 

@@ -24,6 +24,9 @@ struct PersonConnection {
   /// Called once when the login phase is over (the channel request arrived, or the connection
   /// failed): the listener stops counting it as unauthenticated and cancels its login grace.
   std::function<void()> on_login_done;
+  /// Called with the session's live control once the data phase runs, and with null before it
+  /// goes away, so the listener can end sessions politely when it stops.
+  std::function<void(proto::SessionControl*)> on_control;
 };
 
 /// Serves one accepted connection to its end on the calling thread (the connection's own

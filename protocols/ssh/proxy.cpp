@@ -11,55 +11,35 @@
 
 #include "protocols/ssh/ssh_common.hpp"
 
-// The SFTP / scp decoders live in their own library (protocols/ssh/*_decoder.*); until it is
-// part of the tree, file-transfer channels are counted but not decoded.
 #include "protocols/ssh/scp_decoder.hpp"
 #include "protocols/ssh/sftp_decoder.hpp"
-#define VIGIL_SSH_HAVE_DECODERS 1
 
 namespace vigil::ssh {
 
 /// Feeds a file-transfer channel's bytes to the matching decoder and reports what it finds.
 class FileTransferWatch
-#if VIGIL_SSH_HAVE_DECODERS
-    : public SftpDecoder::Callbacks  // ScpDecoder::Callbacks is the same type
-#endif
+    : public SftpDecoder::Callbacks  // ScpDecoder reports through the same interface
 {
  public:
   FileTransferWatch(proto::Session& session, const ChannelSetup& setup) : session_(session) {
-#if VIGIL_SSH_HAVE_DECODERS
     if (setup.kind == "subsystem") {
-      sftp_ = std::make_unique<SftpDecoder>(static_cast<SftpDecoder::Callbacks&>(*this));
+      sftp_ = std::make_unique<SftpDecoder>(*this);
     } else {
-      scp_ = std::make_unique<ScpDecoder>(static_cast<SftpDecoder::Callbacks&>(*this), setup.command);
+      scp_ = std::make_unique<ScpDecoder>(*this, setup.command);
     }
-#else
-    (void)setup;
-#endif
   }
   void clientBytes(std::string_view b) {
-#if VIGIL_SSH_HAVE_DECODERS
     if (sftp_) sftp_->clientBytes(b);
     if (scp_) scp_->clientBytes(b);
-#else
-    (void)b;
-#endif
   }
   void serverBytes(std::string_view b) {
-#if VIGIL_SSH_HAVE_DECODERS
     if (sftp_) sftp_->serverBytes(b);
     if (scp_) scp_->serverBytes(b);
-#else
-    (void)b;
-#endif
   }
   void finish() {
-#if VIGIL_SSH_HAVE_DECODERS
     if (sftp_) sftp_->finish();
     if (scp_) scp_->finish();
-#endif
   }
-#if VIGIL_SSH_HAVE_DECODERS
   void onFileOperation(const proto::FileOperation& op) override { session_.fileOperation(op); }
   void onMalformed(std::string_view what) override {
     // Reported once: a decoder that lost its footing would otherwise flood the timeline.
@@ -67,15 +47,12 @@ class FileTransferWatch
     malformed_reported_ = true;
     session_.note("file_transfer_undecodable", what);
   }
-#endif
 
  private:
   proto::Session& session_;
-#if VIGIL_SSH_HAVE_DECODERS
   std::unique_ptr<SftpDecoder> sftp_;
   std::unique_ptr<ScpDecoder> scp_;
   bool malformed_reported_ = false;
-#endif
 };
 
 namespace {
@@ -101,6 +78,7 @@ Pump::Pump(PersonSide& person, ssh_session target, ssh_channel target_channel, p
       setup_(std::move(setup)) {
   terminal_ = !(setup_.kind == "subsystem" || (setup_.kind == "exec" && isScpCommand(setup_.command)));
   if (!terminal_) files_ = std::make_unique<FileTransferWatch>(session_, setup_);
+  buf_.resize(kChunk);
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   ssh_callbacks_init(&target_cb_);
   target_cb_.userdata = this;
@@ -222,7 +200,7 @@ void Pump::handlePersonEvents() {
 
 bool Pump::pumpInput() {
   bool moved = false;
-  std::string buf(kChunk, '\0');
+  std::string& buf = buf_;
   for (;;) {
     std::size_t room = eof_sent_to_target_ ? 0 : ssh_channel_window_size(tch_);
     if (suspended_) room = kChunk;  // read and drop: keystrokes typed while suspended never run
@@ -251,7 +229,7 @@ bool Pump::pumpInput() {
 
 bool Pump::pumpOutput() {
   bool moved = false;
-  std::string buf(kChunk, '\0');
+  std::string& buf = buf_;
   for (int is_stderr = 0; is_stderr < 2; ++is_stderr) {
     for (;;) {
       std::size_t room = person_.outputRoom();
@@ -298,6 +276,8 @@ void Pump::run() {
   person_.attach(event);
   ssh_event_add_fd(event, wake_fd_, POLLIN, &onWake, this);
   session_.setControl(this);
+  if (observer_) observer_(this);
+  wake();  // a first round at once: input may have been queued before the pump existed
 
   using Clock = std::chrono::steady_clock;
   while (!ended_) {
@@ -333,6 +313,7 @@ void Pump::run() {
     }
   }
   session_.setControl(nullptr);
+  if (observer_) observer_(nullptr);
 
   // Close the person's side politely and keep polling until their client has gone, so that
   // OpenSSH exits with the status instead of "Connection closed by remote host".

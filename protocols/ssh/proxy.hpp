@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -76,6 +77,8 @@ class Pump : public proto::SessionControl {
  public:
   Pump(PersonSide& person, ssh_session target, ssh_channel target_channel, proto::Session& session,
        const proto::ChannelPolicy& policy, ChannelSetup setup);
+  /// Also told about the pump as a SessionControl while it runs (the listener's stop()).
+  void setControlObserver(std::function<void(proto::SessionControl*)> observer) { observer_ = std::move(observer); }
   ~Pump() override;
   Pump(const Pump&) = delete;
   Pump& operator=(const Pump&) = delete;
@@ -120,6 +123,8 @@ class Pump : public proto::SessionControl {
   bool terminal_ = true;  // shell/exec: bytes are recorded; file transfers are decoded instead
   std::unique_ptr<FileTransferWatch> files_;
 
+  std::function<void(proto::SessionControl*)> observer_;
+  std::string buf_;  // one copy buffer for both directions (the pump is single-threaded)
   int wake_fd_ = -1;
   std::mutex mu_;
   std::deque<Command> commands_;

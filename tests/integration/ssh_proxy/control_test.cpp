@@ -173,3 +173,26 @@ TEST_CASE("the browser bridge applies the same host-key check and says why it re
   REQUIRE(page2.waitClosed());
   CHECK(page2.closed_message == "Vigil refused: no permission for this account");
 }
+
+TEST_CASE("stopping the listener ends running sessions with a message to the person", "[ssh][integration][control]") {
+  auto& env = SshEnv::get();
+  REQUIRE_ENV(env);
+  vigil::ssh::ListenerOptions o;
+  o.host_key_file = (env.dir / "stop_host_key").string();
+  vigil::ssh::SshListener l(env.gk, o);
+  std::string err;
+  REQUIRE(l.start(err));
+  std::size_t sessions = env.gk.sessionCount();
+  PtyDriver p("ssh " + env.sshOpts() + " -tt -p " + std::to_string(l.port()) + " " + env.token("web01") + "@127.0.0.1");
+  auto rec = env.gk.waitSession(sessions + 1, 10s);
+  REQUIRE(rec);
+  REQUIRE(rec->waitControl(10s));
+  p.send("echo LIVE-$((9*9))\r");
+  REQUIRE(p.expect("LIVE-81"));
+  l.stop();
+  CHECK(l.stats().connections == 0);
+  CHECK(p.expect("[Vigil] session terminated: Vigil is stopping"));
+  CHECK(p.wait() != -1);
+  REQUIRE(rec->waitEnded(5s));
+  CHECK(rec->reason() == "terminated");
+}

@@ -62,11 +62,9 @@ TEST_CASE("a 100 MB file round-trips by legacy scp with the same checksum", "[ss
   // File-transfer bytes are binary: they are not recorded as terminal output.
   CHECK(rec->input.empty());
   CHECK(rec->output.empty());
-#if __has_include("protocols/ssh/scp_decoder.hpp")
   REQUIRE(!rec->files.empty());
   CHECK(rec->files.front().operation == "upload");
   CHECK(rec->files.front().bytes == 100u * 1024 * 1024);
-#endif
 }
 
 TEST_CASE("a 100 MB file round-trips by sftp with the same checksum", "[ssh][integration][transfer]") {
@@ -100,7 +98,6 @@ TEST_CASE("a 100 MB file round-trips by sftp with the same checksum", "[ssh][int
   CHECK(rec->bytes_from_client >= 100u * 1024 * 1024);
   CHECK(rec->bytes_to_client >= 100u * 1024 * 1024);
   CHECK(rec->output.empty());
-#if __has_include("protocols/ssh/sftp_decoder.hpp")
   bool saw_upload = false, saw_download = false, saw_remove = false;
   for (auto& op : rec->files) {
     if (op.operation == "upload" && op.path == remote) saw_upload = op.bytes == 100u * 1024 * 1024;
@@ -110,7 +107,6 @@ TEST_CASE("a 100 MB file round-trips by sftp with the same checksum", "[ssh][int
   CHECK(saw_upload);
   CHECK(saw_download);
   CHECK(saw_remove);
-#endif
 }
 
 TEST_CASE("scp through the proxy uses sftp by default and works too", "[ssh][integration][transfer]") {
