@@ -107,10 +107,6 @@ int serve(const GlobalOptions& g) {
   wto.connect_timeout_seconds = rt.cfg.ssh.connect_timeout_seconds;
   deps.terminal_opener = ssh::makeTerminalOpener(gatekeeper, wto);
   deps.terminal_gatekeeper = &gatekeeper;
-
-  // The browser terminal: the SSH proxy's bridge behind the portal's WebSocket.
-  deps.terminal_gatekeeper = &gatekeeper;
-  deps.terminal_opener = ssh::makeTerminalOpener(gatekeeper, {rt.cfg.ssh.connect_timeout_seconds});
   web::Api api(deps);
 
   web::HttpsServerOptions opts;
