@@ -102,10 +102,11 @@ int serve(const GlobalOptions& g) {
 
   web::ApiDeps deps{rt.cfg, *rt.store, *rt.vault, auth};
   // deps.gatekeeper = &gatekeeper;  (wired once the launch API lands)
-
-  // The browser terminal: the SSH proxy's bridge behind the portal's WebSocket.
+  // The browser terminal runs through the same proxy core as native ssh clients.
+  ssh::WebTerminalOptions wto;
+  wto.connect_timeout_seconds = rt.cfg.ssh.connect_timeout_seconds;
+  deps.terminal_opener = ssh::makeTerminalOpener(gatekeeper, wto);
   deps.terminal_gatekeeper = &gatekeeper;
-  deps.terminal_opener = ssh::makeTerminalOpener(gatekeeper, {rt.cfg.ssh.connect_timeout_seconds});
   web::Api api(deps);
 
   web::HttpsServerOptions opts;

@@ -57,7 +57,7 @@ function endReason(s) {
 }
 
 function recordingLink(s) {
-  if (s.recording_bytes === 0 || s.recorded === false) return h('span', { class: 'muted small', text: 'Not recorded' });
+  if (s.has_recording === false) return h('span', { class: 'muted small', text: 'Not recorded' });
   return h('a', {
     href: `/api/v1/sessions/${encodeURIComponent(s.id)}/recording`,
     download: `vigil-session-${s.id}.cast`,
@@ -101,7 +101,7 @@ export function render(root) {
       },
       { label: 'Recording', render: recordingLink },
     ], rows, { caption: 'Sessions', rowKey: (s) => s.id, rowClass: (s) => (s.ended_at ? null : 'row-active') });
-    const pager = h('nav', { class: 'pager', 'aria-label': 'Session pages' },
+    const pager = newer.length === 0 && !next ? null : h('nav', { class: 'pager', 'aria-label': 'Session pages' },
       h('button', {
         type: 'button', class: 'btn', id: 'sessions-newer', text: '← Newer', disabled: newer.length === 0,
         onClick: () => { cursor = newer.pop() || null; load(); },

@@ -124,7 +124,7 @@ export function render(root, { params }) {
       reconnect.hidden = false;
       const why = closedMessage || event.reason ||
         (event.code === 1006 ? 'the connection was lost or refused' : `code ${event.code}`);
-      setStatus('closed', `Closed: ${why}${sessionId ? ` (session ${sessionId})` : ''}`);
+      setStatus('closed', `Closed: ${why}${sessionId && !why.includes(sessionId) ? ` (session ${sessionId})` : ''}`);
       socket = null;
     });
   };
