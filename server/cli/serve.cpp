@@ -101,7 +101,7 @@ int serve(const GlobalOptions& g) {
   }
 
   web::ApiDeps deps{rt.cfg, *rt.store, *rt.vault, auth};
-  // deps.gatekeeper = &gatekeeper;  (wired once the launch API lands)
+  deps.gatekeeper = &gatekeeper;
   // The browser terminal runs through the same proxy core as native ssh clients.
   ssh::WebTerminalOptions wto;
   wto.connect_timeout_seconds = rt.cfg.ssh.connect_timeout_seconds;

@@ -168,9 +168,8 @@ void SessionRecorder::output(std::string_view bytes) {
   if (cast_ && !cast_->appendOutput(bytes)) recordingFailed();
   if (!transcript_) return;
   // Echo check: the typed printable bytes must come back, in order, after they were typed.
-  for (char c : bytes) {
-    if (echo_matched_ < typed_.size() && typed_[echo_matched_] == c) ++echo_matched_;
-  }
+  for (std::size_t i = 0; i < bytes.size() && echo_matched_ < typed_.size(); ++i)
+    if (typed_[echo_matched_] == bytes[i]) ++echo_matched_;
   transcript_->output(bytes);
   takeCommands();
 }

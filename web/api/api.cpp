@@ -127,6 +127,9 @@ Api::Api(ApiDeps deps) : impl_(std::make_unique<Impl>(Impl{deps, {}, deps.cfg.we
   addTargetRoutes(r);
   addAccountRoutes(r);
   addAuditRoutes(r);
+  addLaunchRoutes(r);
+  addSessionRoutes(r);
+  addSshKeyRoutes(r);
   addTerminalRoutes(r);
 }
 

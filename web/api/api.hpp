@@ -5,6 +5,7 @@
 
 #include "server/config.hpp"
 #include "server/services/auth_service.hpp"
+#include "server/services/gatekeeper.hpp"
 #include "server/services/vault.hpp"
 #include "server/store/store.hpp"
 #include "protocols/session.hpp"
@@ -21,6 +22,8 @@ struct ApiDeps {
   // The browser terminal (GET /api/v1/accounts/{id}/terminal); 503 until both are wired.
   proto::TerminalOpener terminal_opener;
   proto::Gatekeeper* terminal_gatekeeper = nullptr;
+  /// Launch tokens (POST /accounts/{id}/launch); null: that endpoint answers 503.
+  services::SessionGatekeeper* gatekeeper = nullptr;
 };
 
 class Api {

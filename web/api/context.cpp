@@ -213,16 +213,24 @@ json userJson(const store::User& u) {
               {"created_at", u.created_at}};
 }
 
+json policyJson(const store::SafePolicy& p) {
+  return json{{"record_sessions", p.record_sessions},
+              {"live_monitoring", p.live_monitoring},
+              {"require_dual_authorization", p.require_dual_authorization},
+              {"retention_days", p.retention_days},
+              {"allowed_protocols", p.allowed_protocols},
+              {"allow_file_transfer", p.allow_file_transfer},
+              {"allow_port_forwarding", p.allow_port_forwarding},
+              {"allow_agent_forwarding", p.allow_agent_forwarding},
+              {"allow_x11_forwarding", p.allow_x11_forwarding},
+              {"trust_on_first_use", p.trust_on_first_use}};
+}
+
 json safeJson(const store::Safe& s, const std::vector<std::string>& my_permissions) {
   return json{{"id", s.id},
               {"name", s.name},
               {"description", s.description},
-              {"policy",
-               {{"record_sessions", s.policy.record_sessions},
-                {"live_monitoring", s.policy.live_monitoring},
-                {"require_dual_authorization", s.policy.require_dual_authorization},
-                {"retention_days", s.policy.retention_days},
-                {"allowed_protocols", s.policy.allowed_protocols}}},
+              {"policy", policyJson(s.policy)},
               {"created_at", s.created_at},
               {"my_permissions", my_permissions}};
 }

@@ -74,6 +74,7 @@ bool hasPermission(const std::vector<std::string>& perms, const std::string& p);
 
 // ---- JSON views of records (never secrets).
 json userJson(const store::User& u);
+json policyJson(const store::SafePolicy& p);
 json safeJson(const store::Safe& s, const std::vector<std::string>& my_permissions);
 json targetJson(const store::Target& t);
 json accountJson(const store::Account& a);
@@ -93,6 +94,9 @@ void addSafeRoutes(std::vector<Route>& r);
 void addTargetRoutes(std::vector<Route>& r);
 void addAccountRoutes(std::vector<Route>& r);
 void addAuditRoutes(std::vector<Route>& r);
+void addLaunchRoutes(std::vector<Route>& r);
+void addSessionRoutes(std::vector<Route>& r);
+void addSshKeyRoutes(std::vector<Route>& r);
 void addTerminalRoutes(std::vector<Route>& r);
 /// WebSocket upgrades under /api/v1 (the browser terminal); throws ApiError to refuse.
 std::shared_ptr<WebSocketEndpoint> openTerminalSocket(ApiDeps& deps, const HttpRequest& req);

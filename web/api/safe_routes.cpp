@@ -22,18 +22,18 @@ void applyPolicy(const json& body, store::SafePolicy& p) {
   if (it == body.end() || it->is_null()) return;
   if (!it->is_object()) throw ApiError(400, "validation_failed", "policy: must be an object");
   allowOnlyFields(*it, {"record_sessions", "live_monitoring", "require_dual_authorization", "retention_days",
-                        "allowed_protocols"});
+                        "allowed_protocols", "allow_file_transfer", "allow_port_forwarding", "allow_agent_forwarding",
+                        "allow_x11_forwarding", "trust_on_first_use"});
   if (auto v = optionalBool(*it, "record_sessions")) p.record_sessions = *v;
   if (auto v = optionalBool(*it, "live_monitoring")) p.live_monitoring = *v;
   if (auto v = optionalBool(*it, "require_dual_authorization")) p.require_dual_authorization = *v;
   if (auto v = optionalInt(*it, "retention_days", 1, 36500)) p.retention_days = static_cast<int>(*v);
   if (it->contains("allowed_protocols")) p.allowed_protocols = stringSet(*it, "allowed_protocols", kProtocols);
-}
-
-json policyJson(const store::SafePolicy& p) {
-  return {{"record_sessions", p.record_sessions}, {"live_monitoring", p.live_monitoring},
-          {"require_dual_authorization", p.require_dual_authorization}, {"retention_days", p.retention_days},
-          {"allowed_protocols", p.allowed_protocols}};
+  if (auto v = optionalBool(*it, "allow_file_transfer")) p.allow_file_transfer = *v;
+  if (auto v = optionalBool(*it, "allow_port_forwarding")) p.allow_port_forwarding = *v;
+  if (auto v = optionalBool(*it, "allow_agent_forwarding")) p.allow_agent_forwarding = *v;
+  if (auto v = optionalBool(*it, "allow_x11_forwarding")) p.allow_x11_forwarding = *v;
+  if (auto v = optionalBool(*it, "trust_on_first_use")) p.trust_on_first_use = *v;
 }
 
 HttpResponse list(RequestContext& c) {

@@ -283,3 +283,26 @@ TEST_CASE("random bytes never crash the transcript", "[recorder][transcript][fuz
   (void)tr.takeCommands();
   CHECK_FALSE(tr.screenText().empty());
 }
+
+TEST_CASE("lineEchoed tells a line shown on the screen from one typed at a prompt without echo",
+          "[recorder][transcript]") {
+  FakeBash bash;
+  TerminalTranscript tr(80, 24);
+  tr.output(bash.start());
+  CHECK_FALSE(tr.lineEchoed());  // nothing typed yet
+  auto type = [&](const std::string& keys) {
+    for (char c : keys) {
+      tr.input(std::string_view(&c, 1), 1);
+      tr.output(bash.feed(std::string_view(&c, 1)));
+    }
+  };
+  type("sudo id");
+  CHECK(tr.lineEchoed());
+  type("\r");
+  CHECK_FALSE(tr.lineEchoed());  // a new line, nothing typed on it
+  type("hunter2");
+  CHECK_FALSE(tr.lineEchoed());  // the sudo prompt does not echo
+  type("\r");
+  type("ls");
+  CHECK(tr.lineEchoed());
+}

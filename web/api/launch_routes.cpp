@@ -1,0 +1,42 @@
+// POST /api/v1/accounts/{id}/launch: a one-time launch token for the caller and one account,
+// with the command line to use it. The token is shown here once; only its hash is stored.
+#include "web/api/context.hpp"
+
+namespace vigil::web {
+namespace {
+
+HttpResponse launch(RequestContext& c) {
+  if (!c.deps.gatekeeper) throw ApiError(503, "unavailable", "sessions are not enabled on this server");
+  allowOnlyFields(c.body, {});
+  const auto account_id = c.idParam(0);
+  std::string error;
+  auto issued = c.deps.gatekeeper->issueLaunchToken(c.user(), account_id, c.req.remote_addr, error);
+  if (!issued) {
+    // Someone with no permission at all on the safe learns nothing about the account.
+    auto a = c.deps.store.accountById(account_id);
+    if (!a || safePermissions(c, a->safe_id).empty()) throw ApiError(404, "not_found", "no such account");
+    throw ApiError(403, "forbidden", error);
+  }
+  json body{{"token", issued->token},
+            {"expires_at", issued->expires_at},
+            {"protocol", issued->account.protocol},
+            {"account_id", issued->account.id}};
+  const auto& cfg = c.deps.cfg;
+  if (issued->account.protocol == "ssh" && cfg.ssh.enabled) {
+    const std::string host = cfg.sshPublicHost();
+    const std::string port = std::to_string(cfg.ssh.port);
+    body["ssh"] = {{"host", host},
+                   {"port", cfg.ssh.port},
+                   {"user", issued->token},
+                   {"command", "ssh -p " + port + " " + issued->token + "@" + host}};
+  }
+  auto r = jsonResponse(201, body);
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
+}
+
+}  // namespace
+
+void addLaunchRoutes(std::vector<Route>& r) { r.push_back({"POST", "/api/v1/accounts/{id}/launch", true, launch}); }
+
+}  // namespace vigil::web

@@ -1,0 +1,166 @@
+// /api/v1/sessions: proxied sessions, their timeline and their recordings.
+// Visibility: a superuser sees every session; others see their own sessions and those in safes
+// where they hold view_recordings or monitor_live. Recordings need view_recordings (or superuser,
+// or auditor with a membership in the safe) — a session's own user may not download theirs.
+#include <cmath>
+
+#include "recorder/asciicast_reader.hpp"
+#include "server/services/ids.hpp"
+#include "web/api/context.hpp"
+
+namespace vigil::web {
+namespace {
+
+const std::vector<std::string> kEventKinds{"command", "file", "lifecycle", "note"};
+
+json optId(const std::optional<std::int64_t>& v) { return v ? json(*v) : json(nullptr); }
+
+json sessionJson(const store::SessionRecord& s) {
+  return json{{"id", s.id},
+              {"node", s.node},
+              {"user_id", optId(s.user_id)},
+              {"username", s.username},
+              {"account_id", optId(s.account_id)},
+              {"account_user", s.account_user},
+              {"target_id", optId(s.target_id)},
+              {"target_name", s.target_name},
+              {"target_address", s.target_address},
+              {"safe_id", optId(s.safe_id)},
+              {"safe_name", s.safe_name},
+              {"protocol", s.protocol},
+              {"via", s.via},
+              {"client_addr", s.client_addr},
+              {"started_at", s.started_at},
+              {"ended_at", s.ended_at.empty() ? json(nullptr) : json(s.ended_at)},
+              {"active", s.ended_at.empty()},
+              {"end_reason", s.end_reason},
+              {"end_detail", s.end_detail},
+              {"bytes_from_client", s.bytes_from_client},
+              {"bytes_to_client", s.bytes_to_client},
+              {"has_recording", !s.recording_path.empty()},
+              {"recording_bytes", s.recording_bytes},
+              {"command_count", s.command_count},
+              {"risk_score", s.risk_score},
+              {"review_status", s.review_status}};
+}
+
+std::vector<std::string> permsIn(const RequestContext& c, const std::optional<std::int64_t>& safe_id) {
+  if (!safe_id) return {};
+  auto m = c.deps.store.membership(*safe_id, c.user().id);
+  return m ? m->permissions : std::vector<std::string>{};
+}
+
+bool canSee(const RequestContext& c, const store::SessionRecord& s) {
+  if (c.user().hasRole("superuser")) return true;
+  if (s.user_id && *s.user_id == c.user().id) return true;
+  auto p = permsIn(c, s.safe_id);
+  return hasPermission(p, "view_recordings") || hasPermission(p, "monitor_live");
+}
+
+bool canViewRecording(const RequestContext& c, const store::SessionRecord& s) {
+  if (c.user().hasRole("superuser")) return true;
+  auto m = s.safe_id ? c.deps.store.membership(*s.safe_id, c.user().id) : std::nullopt;
+  if (!m) return false;
+  return hasPermission(m->permissions, "view_recordings") || c.user().hasRole("auditor");
+}
+
+store::SessionRecord load(RequestContext& c, bool for_recording = false) {
+  const std::string& id = c.params.at(0);
+  if (!services::isUuid(id)) throw ApiError(404, "not_found", "no such session");
+  auto s = c.deps.store.sessionById(id);
+  if (!s || !(canSee(c, *s) || (for_recording && canViewRecording(c, *s))))
+    throw ApiError(404, "not_found", "no such session");
+  return *s;
+}
+
+HttpResponse list(RequestContext& c) {
+  store::Store::SessionFilter f;
+  f.limit = static_cast<int>(c.queryInt("limit", 1, 500).value_or(100));
+  f.user_id = c.queryInt("user_id", 1, INT64_MAX);
+  f.account_id = c.queryInt("account_id", 1, INT64_MAX);
+  f.target_id = c.queryInt("target_id", 1, INT64_MAX);
+  f.safe_id = c.queryInt("safe_id", 1, INT64_MAX);
+  if (auto st = c.queryParam("status")) {
+    if (*st != "active" && *st != "ended") throw ApiError(400, "validation_failed", "status: must be active or ended");
+    f.status = *st;
+  }
+  if (auto b = c.queryParam("before")) {
+    if (!services::isUuid(*b)) throw ApiError(400, "validation_failed", "before: must be a session id");
+    f.before = *b;
+  }
+  for (const char* name : {"q", "match"}) {
+    if (auto v = c.queryParam(name)) {
+      if (v->empty() || v->size() > 200) throw ApiError(400, "validation_failed", std::string(name) + ": 1 to 200 characters");
+      if (v->find('\0') != std::string::npos) throw ApiError(400, "validation_failed", std::string(name) + ": must not contain NUL");
+      (std::string(name) == "q" ? f.text : f.words) = *v;
+    }
+  }
+  if (!c.user().hasRole("superuser")) f.visible_to = c.user().id;
+  auto rows = c.deps.store.listSessions(f);
+  json items = json::array();
+  for (auto& s : rows) items.push_back(sessionJson(s));
+  json next = nullptr;
+  if (!rows.empty() && rows.size() == static_cast<std::size_t>(f.limit)) next = rows.back().id;
+  return jsonResponse(200, json{{"items", items}, {"next_before", next}});
+}
+
+HttpResponse get(RequestContext& c) { return jsonResponse(200, sessionJson(load(c))); }
+
+HttpResponse events(RequestContext& c) {
+  auto s = load(c);
+  std::optional<std::string> kind = c.queryParam("kind");
+  if (kind && std::find(kEventKinds.begin(), kEventKinds.end(), *kind) == kEventKinds.end())
+    throw ApiError(400, "validation_failed", "kind: must be command, file, lifecycle or note");
+  auto page = c.page();
+  return pagedResponse(c.deps.store.listSessionEvents(s.id, kind, page), page, [](const store::SessionEvent& e) {
+    json d = json::parse(e.details_json, nullptr, false);
+    return json{{"id", e.id},
+                {"at", e.at},
+                {"offset_ms", e.offset_ms},
+                {"kind", e.kind},
+                {"text", e.text},
+                {"details", d.is_discarded() ? json::object() : d}};
+  });
+}
+
+HttpResponse recording(RequestContext& c) {
+  auto s = load(c, true);
+  if (!canViewRecording(c, s)) {
+    c.audit("recording_download", "session", s.id, "denied", {{"reason", "no_view_recordings_permission"}});
+    throw ApiError(403, "forbidden", "you need the view_recordings permission on safe " + s.safe_name);
+  }
+  if (s.recording_path.empty() || s.recording_path.find("..") != std::string::npos)
+    throw ApiError(404, "not_found", "this session has no recording");
+  const std::string file = (c.deps.cfg.recordingsDir() / s.recording_path).string();
+  // asciicast v2 text, decompressed; a live or crashed session gives what is on disk so far.
+  std::string out;
+  bool truncated = false;
+  auto ec = recorder::readAsciicast(
+      file, [&](const nlohmann::json& header) { out += header.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"; },
+      [&](recorder::AsciicastEvent&& e) {
+        const double t = std::round(e.time * 1e6) / 1e6;
+        out += json::array({t, std::string(1, e.type), e.data}).dump(-1, ' ', false, json::error_handler_t::replace);
+        out += '\n';
+      },
+      &truncated);
+  if (ec && out.empty()) throw ApiError(404, "not_found", "the recording is not available");
+  c.audit("recording_download", "session", s.id, "ok",
+          {{"bytes", out.size()}, {"active", s.ended_at.empty()}, {"truncated", truncated}});
+  HttpResponse r;
+  r.content_type = "application/x-asciicast";
+  r.body = std::move(out);
+  r.headers.emplace_back("Cache-Control", "no-store");
+  r.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + s.id + ".cast\"");
+  return r;
+}
+
+}  // namespace
+
+void addSessionRoutes(std::vector<Route>& r) {
+  r.push_back({"GET", "/api/v1/sessions", true, list});
+  r.push_back({"GET", "/api/v1/sessions/{id}", true, get});
+  r.push_back({"GET", "/api/v1/sessions/{id}/events", true, events});
+  r.push_back({"GET", "/api/v1/sessions/{id}/recording", true, recording});
+}
+
+}  // namespace vigil::web
