@@ -205,6 +205,31 @@ describe('Portal: SSH connect, browser terminal, SSH keys, sessions', { timeout:
     await session.screenshot('sessions');
   });
 
+  step('the Sessions page pages back with Older and forward with Newer', async () => {
+    // 50 more sessions (each refused at the unreachable target), opened straight from the page.
+    await page.evaluate(async (id) => {
+      for (let i = 0; i < 50; i += 1) {
+        await new Promise((done) => {
+          const ws = new WebSocket(`wss://${window.location.host}/api/v1/accounts/${id}/terminal?cols=80&rows=24`);
+          ws.addEventListener('close', done);
+        });
+      }
+    }, account.id);
+    await page.goto(`${server.url}#/my-accounts`);
+    await page.goto(`${server.url}#/sessions`);
+    const rows = page.locator('#sessions tbody tr');
+    await page.locator('#sessions-older').waitFor();
+    assert.equal(await rows.count(), 50);
+    const newest = await rows.first().getAttribute('data-key');
+    assert.ok(await page.locator('#sessions-newer').isDisabled());
+    await page.click('#sessions-older');
+    await page.waitForFunction(() => document.querySelectorAll('#sessions tbody tr').length === 1);
+    assert.ok(await page.locator('#sessions-older').isDisabled(), 'no page older than the first session');
+    await page.click('#sessions-newer');
+    await page.waitForFunction(() => document.querySelectorAll('#sessions tbody tr').length === 50);
+    assert.equal(await rows.first().getAttribute('data-key'), newest);
+  });
+
   step('a safe’s SSH policy checkboxes save and load back', async () => {
     const safes = await apiCall(page, 'GET', '/safes');
     const safe = safes.items.find((s) => s.name === 'Linux');

@@ -1,6 +1,6 @@
 // A private OpenSSH sshd for browser tests (the JS twin of tests/support/sshd_fixture.hpp): its
 // own host key and config in a temp dir, a free loopback port, password login for one test user
-// (created with useradd on first use). Needs root. Stopped by PID.
+// (created with useradd on first use; not the C++ fixture's user). Needs root. Stopped by PID.
 import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,7 +8,9 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const SSHD_USER = 'vigil_sshp';
+// Its own test user, not the C++ fixture's: every fixture start sets a new password, and the
+// C++ tests run at the same time as the browser tests.
+export const SSHD_USER = 'vigil_webterm';
 
 function freePort() {
   return new Promise((resolve, reject) => {
