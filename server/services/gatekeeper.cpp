@@ -88,14 +88,24 @@ SessionGatekeeper::Check SessionGatekeeper::check(const store::User& user, const
   // No role bypasses this, not even superuser: connecting is a safe membership.
   auto m = store_.membership(account.safe_id, user.id);
   if (!m || !contains(m->permissions, "connect")) {
+    // A non-member gets the words of a missing account, as the REST API answers 404: a refusal
+    // must not tell them which accounts exist or what their safes are called.
     c.reason = "no_connect_permission";
-    c.message = "you do not have connect permission on safe " + account.safe_name;
+    c.message = m ? "you do not have connect permission on safe " + account.safe_name
+                  : "no account " + account.username + " on target " + account.target_name + " that you may use";
     return c;
   }
   c.safe = store_.safeById(account.safe_id);
   if (!c.safe) {
     c.reason = "no_such_account";
     c.message = "the account no longer exists";
+    return c;
+  }
+  // Dual authorization (a second person approves each session) is not built yet: refusing is the
+  // only safe answer until it is, rather than letting sessions through unapproved.
+  if (c.safe->policy.require_dual_authorization) {
+    c.reason = "dual_authorization_unavailable";
+    c.message = "safe " + c.safe->name + " requires dual authorization, which this Vigil version cannot grant yet";
     return c;
   }
   if (!contains(c.safe->policy.allowed_protocols, protocol)) {

@@ -63,7 +63,9 @@ inline std::string randomAlnum(size_t n) {
 
 class Sshd {
  public:
-  static constexpr const char* kUser = "vigil_sshp";
+  /// Test users are "vigil_sshp<pid>": test binaries running side by side each set their own
+  /// password, so one must never reset another's.
+  static constexpr const char* kUserPrefix = "vigil_sshp";
 
   static Sshd& instance() {
     static Sshd s;
@@ -97,6 +99,8 @@ class Sshd {
       int st;
       waitpid(pid_, &st, 0);
     }
+    // Its processes (sessions the tests left) go first, then the user and its home.
+    if (created_user_) (void)std::system(("pkill -KILL -u " + user_ + " >/dev/null 2>&1; userdel -r " + user_ + " >/dev/null 2>&1").c_str());
     std::error_code ec;
     if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
   }
@@ -121,12 +125,12 @@ class Sshd {
     std::ifstream k(d + "/user_key");
     private_key_.assign(std::istreambuf_iterator<char>(k), {});
 
-    user_ = kUser;
+    user_ = std::string(kUserPrefix) + std::to_string(getpid());
     if (std::system(("id -u " + user_ + " >/dev/null 2>&1").c_str()) != 0) {
-      // Another test process may create it at the same moment; only the outcome matters.
       (void)std::system(("useradd -m -s /bin/bash " + user_ + " >/dev/null 2>&1").c_str());
       shellOut("id -u " + user_);
     }
+    created_user_ = true;
     password_ = randomAlnum(20);
     {
       // chpasswd reads the pair from a 0600 file: never a password on a command line.
@@ -191,6 +195,7 @@ class Sshd {
   int port_ = 0;
   pid_t pid_ = -1;
   std::string user_;
+  bool created_user_ = false;
   std::string password_;
   std::string private_key_;
   std::string fingerprint_;

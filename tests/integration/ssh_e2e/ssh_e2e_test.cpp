@@ -105,9 +105,33 @@ TEST_CASE("a user without connect permission gets no token and no session", "[ss
                                                w.identity(w.bob, w.targetName(w.web01)) + "'@127.0.0.1 'echo should-not-run'");
   CHECK(id.exit_code != 0);
   CHECK_FALSE(contains(id.out, "should-not-run"));
-  CHECK(contains(id.err, "permission"));
+  // Bob is not a member: he learns neither that the account exists nor its safe's name.
+  CHECK(contains(id.err, "that you may use"));
+  CHECK_FALSE(contains(id.err, "ssh-safe"));
   CHECK(w.auditCount("session_refused", w.bob.username) >= 1);
   CHECK(w.sessionsOf(w.account).size() == before);
+}
+
+TEST_CASE("a safe that requires dual authorization refuses sessions until approvals exist", "[ssh][e2e][refusal]") {
+  auto& w = world();
+  auto r = w.env().admin().post("/api/v1/safes", {{"name", uniq("dual")}, {"policy", {{"require_dual_authorization", true}}}});
+  REQUIRE(r.status == 201);
+  const std::int64_t safe = r.json()["id"];
+  REQUIRE(w.env().admin().put("/api/v1/safes/" + S(safe) + "/members/" + S(w.alice.id), {{"permissions", {"connect"}}}).status == 200);
+  auto t = w.env().admin().post("/api/v1/targets", {{"name", uniq("dual-t")}, {"protocol", "ssh"}, {"address", "127.0.0.1"},
+                                                    {"port", w.sshd().port()}, {"host_key_fingerprint", w.sshd().hostKeyFingerprint()}});
+  REQUIRE(t.status == 201);
+  auto a = w.env().admin().post("/api/v1/accounts", {{"safe_id", safe}, {"target_id", t.json()["id"]}, {"username", w.sshd().user()},
+                                                     {"secret_kind", "password"}, {"secret", w.sshd().password()}});
+  REQUIRE(a.status == 201);
+  auto launch = w.alice.http().post("/api/v1/accounts/" + S(a.json()["id"]) + "/launch", json::object());
+  CHECK(launch.status == 403);
+  CHECK(contains(launch.body, "dual authorization"));
+  auto ssh = w.withPassword(w.alice.password, "ssh -p " + S(w.sshPort()) + w.sshOpts() + "'" +
+                                                  w.identity(w.alice, t.json()["name"]) + "'@127.0.0.1 'echo should-not-run'");
+  CHECK(ssh.exit_code != 0);
+  CHECK_FALSE(contains(ssh.out, "should-not-run"));
+  CHECK(contains(ssh.err, "dual authorization"));
 }
 
 TEST_CASE("the identity login with the person's own Vigil password opens the named account", "[ssh][e2e]") {

@@ -7,7 +7,8 @@ const PAGE_SIZE = 100;
 const ACTIONS = ['login', 'logout', 'mfa_enroll', 'mfa_reset', 'password_change', 'user_create', 'user_update',
   'user_delete', 'user_lock', 'user_unlock', 'safe_create', 'safe_update', 'safe_delete', 'member_set', 'member_remove',
   'target_create', 'target_update', 'target_delete', 'account_create', 'account_update', 'account_secret_set',
-  'account_delete', 'vault_rekey'];
+  'account_delete', 'vault_rekey', 'launch_token_issue', 'session_start', 'session_end', 'session_refused',
+  'sessions_interrupted', 'host_key_pinned', 'recording_download', 'ssh_key_add', 'ssh_key_delete'];
 const OUTCOME_KIND = { ok: 'ok', failed: 'danger', denied: 'warn' };
 
 function detailsText(details) {
