@@ -148,8 +148,10 @@ void TerminalTranscript::input(std::string_view bytes, double t) {
     }
     if (b == '\r' || b == '\n') {
       // Enter on a line where nothing was pressed (or the LF of a CR LF) submits nothing.
+      lastSubmitted_ = 0;
       if (active_) {
         active_->t = t;
+        active_->id = lastSubmitted_ = ++nextId_;
         if (submitted_.size() == kMaxSubmitted) {
           finish(submitted_.front());
           submitted_.pop_front();
@@ -206,6 +208,12 @@ void TerminalTranscript::finish(const Line& line) {
 }
 
 bool TerminalTranscript::lineEchoed() const { return active_ && !lineText(*active_).empty(); }
+
+std::optional<std::string> TerminalTranscript::submittedText(std::uint64_t id) const {
+  for (const Line& l : submitted_)
+    if (l.id == id) return toUtf8(lineText(l));
+  return std::nullopt;
+}
 
 void TerminalTranscript::resize(int cols, int rows) {
   cols_ = clampSize(cols, kMinCols, kMaxCols);

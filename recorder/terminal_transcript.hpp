@@ -10,7 +10,9 @@
 #pragma once
 
 #include <deque>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,6 +51,11 @@ class TerminalTranscript {
   /// echo has simply not arrived yet: a recorder that masks keystrokes unless this is true errs
   /// on the side of masking. Query it before feeding the Enter to input().
   bool lineEchoed() const;
+  /// Id (> 0) of the line submitted by the last Enter given to input(); 0 if it submitted none.
+  std::uint64_t lastSubmitted() const { return lastSubmitted_; }
+  /// While submitted line `id` waits for the shell's newline: its screen text as lineEchoed()
+  /// reads it (prompt removed, trimmed, UTF-8). Empty once the newline came (or it was dropped).
+  std::optional<std::string> submittedText(std::uint64_t id) const;
   /// The visible screen as UTF-8, one '\n'-terminated line per row, trailing blanks trimmed.
   std::string screenText() const;
 
@@ -59,6 +66,7 @@ class TerminalTranscript {
     std::u32string prompt;    // screen text left of the cursor at the first keystroke
     int netTyped = 0;         // printable keys minus erase keys: > 0 means something was typed
     double t = 0;
+    std::uint64_t id = 0;     // set when submitted
   };
 
   void scrolled();
@@ -77,6 +85,8 @@ class TerminalTranscript {
   std::u32string lastPrompt_;
   enum class Key { Plain, Esc, Seq } key_ = Key::Plain;
   std::vector<Command> commands_;
+  std::uint64_t nextId_ = 0;
+  std::uint64_t lastSubmitted_ = 0;
 };
 
 }  // namespace vigil::recorder

@@ -13,22 +13,6 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr std::size_t kMaxLine = 4096;  // a longer line without Enter is written in parts
-
-bool printable(unsigned char b) { return b >= 0x20 && b != 0x7f; }
-
-/// Printable characters become '*', one per character (UTF-8 continuation bytes are dropped);
-/// control bytes (Enter, erase) stay, so the recording still shows the line's rhythm.
-std::string maskLine(std::string_view line) {
-  std::string out;
-  for (char c : line) {
-    const auto b = static_cast<unsigned char>(c);
-    if (b >= 0x80 && b < 0xC0) continue;
-    out += printable(b) ? '*' : c;
-  }
-  return out;
-}
-
 /// Outcome of a session end in the audit log, by reason.
 std::string outcomeOf(std::string_view reason) {
   if (reason == "client_closed" || reason == "target_closed" || reason == "terminated") return "ok";
@@ -155,7 +139,12 @@ void SessionRecorder::channelOpened(std::string_view kind, std::string_view comm
     event("lifecycle", "shell", json{{"term", term}, {"cols", cols}, {"rows", rows}}.dump(-1, ' ', false, json::error_handler_t::replace));
   }
   // With a pty the person types at prompts: commands come from the screen, keystrokes are masked.
-  if (!term.empty() && !transcript_) transcript_ = std::make_unique<recorder::TerminalTranscript>(cols > 0 ? cols : 80, rows > 0 ? rows : 24);
+  if (!term.empty() && !transcript_) {
+    transcript_ = std::make_unique<recorder::TerminalTranscript>(cols > 0 ? cols : 80, rows > 0 ? rows : 24);
+    keys_ = std::make_unique<recorder::KeystrokeMasker>(*transcript_, [this](std::string_view keys) {
+      if (cast_ && !cast_->appendInput(keys)) recordingFailed();
+    });
+  }
   if (p_.record && !p_.recording_file.empty() && !recording_opened_) {
     openRecording(cols, rows, term);
   } else if (cast_ && cols > 0 && rows > 0 && !cast_->appendResize(static_cast<unsigned>(cols), static_cast<unsigned>(rows))) {
@@ -163,31 +152,14 @@ void SessionRecorder::channelOpened(std::string_view kind, std::string_view comm
   }
 }
 
+double SessionRecorder::seconds() const { return static_cast<double>(offsetMs()) / 1000.0; }
+
 void SessionRecorder::output(std::string_view bytes) {
   if (ended_) return;
   if (cast_ && !cast_->appendOutput(bytes)) recordingFailed();
   if (!transcript_) return;
-  // Echo check: the typed printable bytes must come back, in order, after they were typed.
-  for (std::size_t i = 0; i < bytes.size() && echo_matched_ < typed_.size(); ++i)
-    if (typed_[echo_matched_] == bytes[i]) ++echo_matched_;
-  transcript_->output(bytes);
+  keys_->output(bytes, seconds());
   takeCommands();
-}
-
-bool SessionRecorder::lineEchoed() const {
-  return transcript_ && transcript_->lineEchoed() && echo_matched_ == typed_.size();
-}
-
-void SessionRecorder::flushLine(bool masked) {
-  if (line_.empty()) return;
-  if (cast_ && !cast_->appendInput(masked ? maskLine(line_) : line_)) recordingFailed();
-  crypto::wipe(line_);
-  crypto::wipe(typed_);
-  echo_matched_ = 0;
-}
-
-void SessionRecorder::writeKeys(std::string_view keys) {
-  if (cast_ && !cast_->appendInput(keys)) recordingFailed();
 }
 
 void SessionRecorder::input(std::string_view bytes) {
@@ -195,55 +167,13 @@ void SessionRecorder::input(std::string_view bytes) {
   // Without a pty, input is a command's stdin: it may hold anything (a piped password) and no
   // screen tells us, so it is not recorded at all.
   if (!transcript_) return;
-  const double t = static_cast<double>(offsetMs()) / 1000.0;
-  for (char c : bytes) {
-    const auto b = static_cast<unsigned char>(c);
-    const std::string_view one(&c, 1);
-    if (key_ == Key::Esc || key_ == Key::Seq) {
-      // Escape sequences (arrows, function keys) type nothing: written as they are, at once.
-      esc_ += c;
-      if (key_ == Key::Esc) key_ = (b == '[' || b == 'O') ? Key::Seq : Key::Plain;
-      else if (b >= 0x40 && b <= 0x7E) key_ = Key::Plain;
-      if (key_ == Key::Plain || esc_.size() > 32) {
-        key_ = Key::Plain;
-        writeKeys(esc_);
-        esc_.clear();
-      }
-      transcript_->input(one, t);
-      continue;
-    }
-    if (b == '\r' || b == '\n') {
-      // Decide before the transcript sees the Enter: the line is still the active one.
-      const bool masked = !lineEchoed();
-      line_ += c;
-      flushLine(masked);
-      transcript_->input(one, t);
-      continue;
-    }
-    if (b == 0x1b) {
-      flushLine(!lineEchoed());
-      esc_.assign(1, c);
-      key_ = Key::Esc;
-      transcript_->input(one, t);
-      continue;
-    }
-    if (b < 0x20 && b != 0x08 && b != 0x15) {
-      // Control keys (Ctrl-C, Ctrl-D, Tab...) act at once: the held keys and the key go now.
-      flushLine(!lineEchoed());
-      writeKeys(one);
-      transcript_->input(one, t);
-      continue;
-    }
-    line_ += c;
-    if (printable(b)) typed_ += c;
-    transcript_->input(one, t);
-    if (line_.size() >= kMaxLine) flushLine(!lineEchoed());
-  }
+  keys_->input(bytes, seconds());
   takeCommands();
 }
 
 void SessionRecorder::resize(int cols, int rows) {
   if (ended_ || cols <= 0 || rows <= 0) return;
+  if (keys_) keys_->tick(seconds());  // a line that waited too long goes before the resize
   if (cast_ && !cast_->appendResize(static_cast<unsigned>(cols), static_cast<unsigned>(rows))) recordingFailed();
   if (transcript_) transcript_->resize(cols, rows);
 }
@@ -271,8 +201,7 @@ void SessionRecorder::end(std::string_view reason, std::string_view detail, std:
                           std::uint64_t bytes_to_client) {
   if (ended_) return;
   if (transcript_) {
-    flushLine(!lineEchoed());
-    if (!esc_.empty()) writeKeys(esc_), esc_.clear();
+    keys_->finish();
     transcript_->flush();
     takeCommands();
   }

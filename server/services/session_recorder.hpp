@@ -7,7 +7,8 @@
 //
 // SENSITIVE: input() sees every keystroke. Keys of a line are held until Enter and written to
 // the recording with printable characters masked unless the line visibly echoed on the screen,
-// so a password typed at a prompt with echo off never reaches the recording.
+// so a password typed at a prompt with echo off never reaches the recording; a line sent in one
+// write waits for its echo (recorder::KeystrokeMasker).
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -15,6 +16,7 @@
 
 #include "protocols/session.hpp"
 #include "recorder/asciicast_writer.hpp"
+#include "recorder/keystroke_masker.hpp"
 #include "recorder/terminal_transcript.hpp"
 #include "server/services/session_event_writer.hpp"
 #include "server/store/store.hpp"
@@ -59,9 +61,7 @@ class SessionRecorder : public proto::Session {
   void takeCommands();
   bool openRecording(int cols, int rows, std::string_view term);
   void recordingFailed();
-  void flushLine(bool masked);
-  void writeKeys(std::string_view keys);
-  bool lineEchoed() const;
+  double seconds() const;
 
   store::Store& store_;
   std::shared_ptr<SessionEventWriter> events_;
@@ -69,18 +69,13 @@ class SessionRecorder : public proto::Session {
   const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   proto::SessionControl* control_ = nullptr;
   std::unique_ptr<recorder::TerminalTranscript> transcript_;
+  std::unique_ptr<recorder::KeystrokeMasker> keys_;  // with transcript_: keystrokes to the recording
   std::unique_ptr<recorder::AsciicastWriter> cast_;
   bool recording_opened_ = false;
   std::shared_ptr<std::atomic<bool>> healthy_ = std::make_shared<std::atomic<bool>>(true);
   bool ended_ = false;
   int command_count_ = 0;
 
-  // Keystrokes of the current line, held until Enter (see the class comment).
-  std::string line_;
-  std::string typed_;              // printable bytes of line_, in order
-  std::size_t echo_matched_ = 0;   // how many of typed_ came back in the output, in order
-  std::string esc_;                // an escape sequence being typed
-  enum class Key { Plain, Esc, Seq } key_ = Key::Plain;
 };
 
 }  // namespace vigil::services

@@ -76,6 +76,14 @@ class PtyShell {
     }
   }
 
+  /// Sends `keys` in one write, as a paste or a client that sends whole lines does: the shell
+  /// gets them before it could echo any.
+  void send(const std::string& keys) {
+    s_.input(keys);
+    from_client_ += keys.size();
+    (void)!write(fd_, keys.data(), keys.size());
+  }
+
   std::uint64_t fromClient() const { return from_client_; }
   std::uint64_t toClient() const { return from_target_; }
 

@@ -178,6 +178,47 @@ TEST_CASE("a recorded terminal session: row first, commands, masked password, se
   CHECK(e.lastAudit("recording_download", id));
 }
 
+TEST_CASE("lines sent in one write: a command is recorded as typed, a password at a silent prompt stays masked",
+          "[integration][sessions][recording]") {
+  auto& e = env();
+  auto f = e.fixture();
+  auto u = e.makeUser({"admin"});
+  e.store().setMember(f.safe.id, u.u.id, {"connect"});
+  auto s = start(e, u, f.account.id);
+  const std::string id = s.session->id();
+  {
+    PtyShell sh(*s.session);
+    s.session->channelOpened("shell", "", "xterm", 80, 24);
+    REQUIRE(sh.pump(5000, "$ "));
+    sh.send("stty size\r");  // the echo arrives after the whole line was submitted
+    REQUIRE(sh.pump(3000, "24 80"));
+    REQUIRE(sh.pump(3000, "$ "));
+    sh.type("read -s -p 'Pass''word: ' pw; echo\r");
+    REQUIRE(sh.pump(3000, "Password: "));
+    sh.send(std::string(kPassword) + "\r");
+    REQUIRE(sh.pump(3000, "$ "));
+    sh.send("exit\r");
+    sh.pump(500);
+    s.session->end("client_closed", "", sh.fromClient(), sh.toClient());
+  }
+  e.gk().eventWriter().flush();
+  auto row = e.store().sessionById(id);
+  REQUIRE(row);
+  std::error_code ec;
+  auto rec = vigil::recorder::readAsciicastFile((e.cfg().recordingsDir() / row->recording_path).string(), ec);
+  REQUIRE_FALSE(ec);
+  std::vector<std::string> inputs;
+  std::string all;
+  for (auto& ev : rec.events) {
+    if (ev.type == 'i') inputs.push_back(ev.data);
+    all += ev.data;
+  }
+  CHECK(std::find(inputs.begin(), inputs.end(), "stty size\r") != inputs.end());
+  CHECK(std::find(inputs.begin(), inputs.end(), std::string(std::string(kPassword).size(), '*') + "\r") != inputs.end());
+  CHECK_FALSE(contains(all, "hunter2"));
+  CHECK(commandTexts(e, id) == std::vector<std::string>{"stty size", "read -s -p 'Pass''word: ' pw; echo", "********", "exit"});
+}
+
 TEST_CASE("exec commands, subsystems, file operations and notes become timeline events",
           "[integration][sessions][events]") {
   auto& e = env();
