@@ -16,15 +16,12 @@ void wipe(std::string& s) {
   s.clear();
 }
 
-/// Printable characters become '*', one per character (UTF-8 continuation bytes are dropped);
-/// control bytes (Enter, erase) stay, so the recording still shows the line's rhythm.
+/// A masked line is always "********" (its length would hint at the secret's), followed by the
+/// line's Enter / Ctrl-C / Ctrl-D so the recording still shows how it ended.
 std::string maskLine(std::string_view line) {
-  std::string out;
-  for (char c : line) {
-    const auto b = static_cast<unsigned char>(c);
-    if (b >= 0x80 && b < 0xC0) continue;
-    out += printable(b) ? '*' : c;
-  }
+  std::string out = "********";
+  for (char c : line)
+    if (c == '\r' || c == '\n' || c == '\x03' || c == '\x04') out += c;
   return out;
 }
 

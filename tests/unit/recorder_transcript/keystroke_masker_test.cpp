@@ -102,7 +102,7 @@ TEST_CASE("a line sent in one write at a prompt without echo is masked", "[recor
   r.out("\r\n", 1.6);
   r.out("vigil@vm:~$ ", 1.7);
   const auto evs = r.end();
-  CHECK(inputs(evs) == std::vector<std::string>{"**************\r"});
+  CHECK(inputs(evs) == std::vector<std::string>{"********\r"});
   CHECK_FALSE(anywhere(evs, "hunter2"));
   CHECK(r.fileBytes().find("hunter2") == std::string::npos);
 }
@@ -123,7 +123,7 @@ TEST_CASE("a pasted command and the password after it: the command plain, the pa
   r.in("\r", 3.04);
   r.out("\r\nfile.txt\r\n$ ", 3.05);
   const auto evs = r.end();
-  CHECK(inputs(evs) == std::vector<std::string>{"sudo ls\r", "**************\r", "ls\r"});
+  CHECK(inputs(evs) == std::vector<std::string>{"sudo ls\r", "********\r", "ls\r"});
   CHECK_FALSE(anywhere(evs, "hunter2"));
 }
 
