@@ -173,10 +173,15 @@ vigil_init() {  # once, before the measurements
   eval "$out"
   vigil_started=${VIGIL_PID:-}
 }
-vigil_path() {
-  [ -n "${VIGIL_SSH:-}" ] || return 1
+vigil_path() { vigil_words "${VIGIL_SSH:-}" "$1"; }
+# Optional: VIGIL_SSH_NOREC, the same login to an account in a safe that does not record (a
+# diagnostic row: what the proxy does without the recorder).
+vigilnorec_path() { vigil_words "${VIGIL_SSH_NOREC:-}" "$1"; }
+vigil_words() {  # "ssh ..." cfg
+  [ -n "$1" ] || return 1
   local words
-  read -r -a words <<<"$VIGIL_SSH"
+  read -r -a words <<<"$1"
+  shift
   [ "${words[0]}" = ssh ] || { echo "bench: VIGIL_SSH must start with ssh" >&2; return 1; }
   PATH_WORDS=(ssh -F "$1")
   if [ -n "${VIGIL_SSH_PASSWORD:-}" ]; then
@@ -329,6 +334,12 @@ for cipher in $ciphers; do
     j=$(cell "${fn[@]}" jump "$cfg" "${extra[@]}")
     v=$(cell "${fn[@]}" vigil "$cfg" "${extra[@]}")
     add_row "$cipher" "$label" "$d" "$j" "$v"
+    if [ "$what" = "bulk down" ] && [ -n "${VIGIL_SSH_NOREC:-}" ]; then
+      # Same download to an account whose safe does not record: the proxy without the recorder.
+      # direct and -J repeat the row above.
+      v=$(cell bulk vigilnorec "$cfg" down)
+      add_row "$cipher" "↳ same, Vigil safe *not* recording (diagnostic)" "$d" "$j" "$v"
+    fi
   done
 done
 cfg=$(client_config "${ciphers%% *}")

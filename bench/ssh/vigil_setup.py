@@ -8,9 +8,11 @@ PostgreSQL. Through the REST API it then creates:
   - a safe `bench` whose policy records sessions, `bench` a member with `connect`,
   - a target `bench-target` = $BENCH_TARGET_ADDR:$BENCH_TARGET_PORT, host key pinned to
     $BENCH_TARGET_HOSTKEY_FP,
-  - an account $BENCH_TARGET_USER on it whose vaulted secret is the private key $BENCH_TARGET_KEY.
+  - an account $BENCH_TARGET_USER on it whose vaulted secret is the private key $BENCH_TARGET_KEY,
+  - for diagnosis, the same again in a safe `bench-norec` that does not record, with the target
+    named `bench-target-norec`.
 It prints shell assignments for run.sh to eval:
-  VIGIL_SSH, VIGIL_SSH_PASSWORD, VIGIL_PID, VIGIL_DIR, VIGIL_RECORDINGS, VIGIL_PG_PID.
+  VIGIL_SSH, VIGIL_SSH_NOREC, VIGIL_SSH_PASSWORD, VIGIL_PID, VIGIL_DIR, VIGIL_RECORDINGS, VIGIL_PG_PID.
 `vigil serve` keeps running after this program exits; run.sh stops it by VIGIL_PID (SIGTERM,
 which also stops the embedded PostgreSQL). On any failure the server is stopped and the exit
 status is non-zero.
@@ -150,16 +152,18 @@ def main():
         one_time = "bench-" + secrets.token_urlsafe(18)
         person = admin.call("POST", "/api/v1/users", {"username": "bench", "roles": ["admin"], "password": one_time})
         password = Api(admin.base).login_and_replace_password("bench", one_time)
-        safe = admin.call("POST", "/api/v1/safes", {"name": "bench", "policy": {"record_sessions": True}})
-        if not safe["policy"]["record_sessions"]:
-            die("the safe does not record sessions")
-        admin.call("PUT", f"/api/v1/safes/{safe['id']}/members/{person['id']}", {"permissions": ["connect"]})
-        target = admin.call("POST", "/api/v1/targets", {
-            "name": "bench-target", "protocol": "ssh", "address": env["BENCH_TARGET_ADDR"],
-            "port": int(env["BENCH_TARGET_PORT"]), "host_key_fingerprint": env["BENCH_TARGET_HOSTKEY_FP"]})
-        admin.call("POST", "/api/v1/accounts", {
-            "safe_id": safe["id"], "target_id": target["id"], "username": env["BENCH_TARGET_USER"],
-            "secret_kind": "private_key", "secret": target_key})
+        for safe_name, target_name, record in (("bench", "bench-target", True),
+                                               ("bench-norec", "bench-target-norec", False)):
+            safe = admin.call("POST", "/api/v1/safes", {"name": safe_name, "policy": {"record_sessions": record}})
+            if safe["policy"]["record_sessions"] != record:
+                die(f"the safe {safe_name} has record_sessions {safe['policy']['record_sessions']}")
+            admin.call("PUT", f"/api/v1/safes/{safe['id']}/members/{person['id']}", {"permissions": ["connect"]})
+            target = admin.call("POST", "/api/v1/targets", {
+                "name": target_name, "protocol": "ssh", "address": env["BENCH_TARGET_ADDR"],
+                "port": int(env["BENCH_TARGET_PORT"]), "host_key_fingerprint": env["BENCH_TARGET_HOSTKEY_FP"]})
+            admin.call("POST", "/api/v1/accounts", {
+                "safe_id": safe["id"], "target_id": target["id"], "username": env["BENCH_TARGET_USER"],
+                "secret_kind": "private_key", "secret": target_key})
         pg_pid = ""
         try:
             with open(os.path.join(dir_, "data", "pg", "data", "postmaster.pid")) as f:
@@ -171,6 +175,7 @@ def main():
         raise
     out = {
         "VIGIL_SSH": f"ssh -p {ssh_port} bench%{env['BENCH_TARGET_USER']}%bench-target@127.0.0.1",
+        "VIGIL_SSH_NOREC": f"ssh -p {ssh_port} bench%{env['BENCH_TARGET_USER']}%bench-target-norec@127.0.0.1",
         "VIGIL_SSH_PASSWORD": password,
         "VIGIL_PID": str(proc.pid),
         "VIGIL_DIR": dir_,
