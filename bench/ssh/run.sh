@@ -213,13 +213,15 @@ bulk() {  # path cfg up|down -> MiB/s, median of $runs
   : > "$f"
   for _ in $(seq 1 "$runs"); do
     if [ "$3" = up ]; then
-      argv "$1" "$2" -- 'cat > /dev/null' || return 1
-      t0=$(now_ms); head -c "$bytes" /dev/zero | "${ARGV[@]}" || { echo "bench: $1 upload failed" >&2; return 1; }
+      # The far end counts what arrived: a hop that loses bytes must not score.
+      argv "$1" "$2" -- 'wc -c' || return 1
+      t0=$(now_ms); head -c "$bytes" /dev/zero | "${ARGV[@]}" > "$work/bulk.count" || { echo "bench: $1 upload failed" >&2; return 1; }
       t1=$(now_ms)
+      [ "$(tr -d ' ' < "$work/bulk.count")" = "$bytes" ] || { echo "bench: $1 short upload: $(cat "$work/bulk.count") of $bytes bytes arrived" >&2; return 1; }
     else
       argv "$1" "$2" -- "head -c $bytes /dev/zero" || return 1
       t0=$(now_ms); "${ARGV[@]}" < /dev/null | wc -c > "$work/bulk.count"; t1=$(now_ms)
-      [ "$(cat "$work/bulk.count")" = "$bytes" ] || { echo "bench: short download" >&2; return 1; }
+      [ "$(cat "$work/bulk.count")" = "$bytes" ] || { echo "bench: $1 short download: $(cat "$work/bulk.count") of $bytes bytes arrived" >&2; return 1; }
     fi
     python3 -c "print($size_mib * 1000 / max(1, $t1 - $t0))" >> "$f"
   done
@@ -379,7 +381,7 @@ if [ "$write" = 1 ]; then
     echo "Load average (1/5/15 min) at the start: $load_start; at the end: $load_end — the machine is shared"
     echo "with other work, and client, hops and target share its cores, so treat these as lower bounds."
     echo
-    echo "Private sshds on 127.0.0.1 (key login); bulk = \`head -c | ssh host 'cat > /dev/null'\` and back,"
+    echo "Private sshds on 127.0.0.1 (key login); bulk = \`head -c | ssh host 'wc -c'\` and back (byte counts checked),"
     echo "median of $runs; echo = one byte through a pty to \`cat\` in raw mode and back, $rtt_count times;"
     echo "setup = \`ssh host true\`, median of $setup_count. Memory = PSS of the middle hop's process tree"
     echo "with N open sessions minus before, per session (for \"direct\" the target sshd itself, as a"
@@ -392,6 +394,12 @@ if [ "$write" = 1 ]; then
     echo
     echo "$header"
     printf '%s' "$rows"
+    if [ -s "$work/errors.log" ]; then
+      echo
+      echo "A \"—\" is a measurement that failed in this run; what the clients said:"
+      echo
+      grep -v '^[[:space:]]*$' "$work/errors.log" | sort | uniq -c | sed 's/^ *\([0-9]*\) \(.*\)/- `\2` (×\1)/'
+    fi
   } > "$work/section.md"
   python3 "$tools" replace-section docs/benchmarks.md "SSH" "$work/section.md"
 fi

@@ -17,7 +17,7 @@ It prints shell assignments for run.sh to eval:
 which also stops the embedded PostgreSQL). On any failure the server is stopped and the exit
 status is non-zero.
 
-Config: fast Argon2 (t=1, 8 MiB) as in the tests, so 1,000 password logins stay quick; the SSH
+Config: log level $VIGIL_LOG_LEVEL (default warn); fast Argon2 (t=1, 8 MiB) as in the tests, so 1,000 password logins stay quick; the SSH
 listener's connection limit is raised above the bench's 1,000 idle sessions plus stragglers.
 """
 import http.cookiejar
@@ -96,7 +96,7 @@ def start_server(binary, top):
     with open(cfg, "w") as f:
         f.write(f"data_dir: {dir_}/data\n"
                 "listen: {address: 127.0.0.1, port: 0}\n"
-                "log: {level: warn}\n"
+                f"log: {{level: {os.environ.get('VIGIL_LOG_LEVEL', 'warn')}}}\n"
                 "auth: {argon2_t_cost: 1, argon2_m_cost_kib: 8192}\n"
                 "ssh: {port: 0, max_sessions: 1200}\n")
     log_path = os.path.join(dir_, "serve.out")
