@@ -92,7 +92,7 @@ void SessionRecorder::takeCommands() {
 }
 
 void SessionRecorder::recordingFailed() {
-  if (healthy_->exchange(false) || !p_.record) return;
+  if (!healthy_->exchange(false) || !p_.record) return;  // log the first failure only
   sessionLog()->error("session={} recording failed", p_.id);
 }
 
