@@ -207,6 +207,14 @@ bool AsciicastWriter::appendAt(EventType type, std::string_view data,
   return true;
 }
 
+bool AsciicastWriter::waitForRoom(std::size_t bytes, std::chrono::milliseconds timeout) {
+  const std::size_t cost = bytes + sizeof(Event);
+  std::unique_lock lock(mutex_);
+  return room_.wait_for(lock, timeout, [&] {
+    return closing_ || error_ || queued_bytes_ + cost <= options_.queue_budget;
+  }) && !closing_ && !error_;
+}
+
 std::error_code AsciicastWriter::error() const {
   std::lock_guard lock(mutex_);
   return error_;
@@ -218,6 +226,7 @@ void AsciicastWriter::fail(std::error_code ec) {
     if (error_) return;
     error_ = ec;
   }
+  room_.notify_all();
   if (options_.on_error) options_.on_error(ec);
 }
 
@@ -253,6 +262,7 @@ void AsciicastWriter::run() {
         wake_.wait(lock, ready);
       batch.swap(queue_);
       queued_bytes_ = 0;
+      room_.notify_all();
       closing = closing_;
       if (error_) {  // failed: nothing more reaches the file; wait for close()
         batch.clear();
@@ -309,6 +319,7 @@ std::error_code AsciicastWriter::close() {
     closing_ = true;
   }
   wake_.notify_one();
+  room_.notify_all();
   if (thread_.joinable()) thread_.join();
   std::error_code ec;
   if (::fdatasync(fd_) != 0) ec = lastError();

@@ -65,6 +65,12 @@ public:
   /// decrease. Any thread.
   bool appendAt(EventType type, std::string_view data, std::chrono::microseconds at);
 
+  /// Blocks until `bytes` more fit in the queue (the writer thread drained it), the writer
+  /// failed or closed, or `timeout` passed; true when there is room. The session's own thread
+  /// calls it when append* returned false, so a fast producer is slowed to the encoder's pace
+  /// (back-pressure) instead of losing its recording.
+  bool waitForRoom(std::size_t bytes, std::chrono::milliseconds timeout);
+
   /// Drains the queue, ends the frame, fdatasyncs and closes the file. Idempotent; any thread
   /// but the writer's. Returns the first error, if any.
   std::error_code close();
@@ -95,6 +101,7 @@ private:
   std::mutex close_mutex_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
+  std::condition_variable room_;  // the writer thread emptied the queue, failed or closed
   std::deque<Event> queue_;
   std::size_t queued_bytes_ = 0;
   bool closing_ = false;

@@ -84,10 +84,10 @@ class SshPerson : public PersonSide {
 
   std::size_t outputRoom() override { return gone() ? 0 : ssh_channel_window_size(ch_); }
 
-  bool writeOutput(std::string_view bytes, bool is_stderr) override {
+  long writeOutput(std::string_view bytes, bool is_stderr) override {
     int rc = is_stderr ? ssh_channel_write_stderr(ch_, bytes.data(), static_cast<uint32_t>(bytes.size()))
                        : ssh_channel_write(ch_, bytes.data(), static_cast<uint32_t>(bytes.size()));
-    return rc >= 0;
+    return rc < 0 ? -1 : rc;
   }
 
   std::size_t readInput(char* buf, std::size_t max) override {

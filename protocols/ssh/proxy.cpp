@@ -201,6 +201,13 @@ void Pump::handlePersonEvents() {
 bool Pump::pumpInput() {
   bool moved = false;
   std::string& buf = buf_;
+  if (!pending_in_.empty()) {  // what a key re-exchange held back goes first
+    int w = ssh_channel_write(tch_, pending_in_.data(), static_cast<uint32_t>(pending_in_.size()));
+    if (w <= 0) return false;
+    pending_in_.erase(0, static_cast<std::size_t>(w));
+    if (!pending_in_.empty()) return true;
+    moved = true;
+  }
   for (;;) {
     std::size_t room = eof_sent_to_target_ ? 0 : ssh_channel_window_size(tch_);
     if (suspended_) room = kChunk;  // read and drop: keystrokes typed while suspended never run
@@ -218,8 +225,12 @@ bool Pump::pumpInput() {
     } else {
       files_->clientBytes(data);
     }
+    if (static_cast<std::size_t>(w) < n) {  // re-keying: keep the rest for the next round
+      pending_in_.assign(data.substr(static_cast<std::size_t>(w)));
+      break;
+    }
   }
-  if (!eof_sent_to_target_ && person_.inputEof()) {
+  if (!eof_sent_to_target_ && pending_in_.empty() && person_.inputEof()) {
     // Everything the person sent before EOF has been read (readInput returned 0).
     ssh_channel_send_eof(tch_);
     eof_sent_to_target_ = true;
@@ -230,6 +241,13 @@ bool Pump::pumpInput() {
 bool Pump::pumpOutput() {
   bool moved = false;
   std::string& buf = buf_;
+  if (!pending_out_.empty()) {  // what a key re-exchange held back goes first
+    long w = person_.writeOutput(pending_out_, pending_out_stderr_);
+    if (w <= 0) return false;
+    pending_out_.erase(0, static_cast<std::size_t>(w));
+    if (!pending_out_.empty()) return true;
+    moved = true;
+  }
   for (int is_stderr = 0; is_stderr < 2; ++is_stderr) {
     for (;;) {
       std::size_t room = person_.outputRoom();
@@ -239,12 +257,18 @@ bool Pump::pumpOutput() {
       if (n <= 0) break;  // nothing waiting, EOF or error
       moved = true;
       std::string_view data(buf.data(), static_cast<std::size_t>(n));
-      if (!person_.writeOutput(data, is_stderr != 0)) break;
+      long w = person_.writeOutput(data, is_stderr != 0);
+      if (w < 0) return moved;  // the person is gone
       bytes_to_client_ += static_cast<std::uint64_t>(n);
       if (terminal_) {
         session_.output(data);
       } else if (!is_stderr) {
         files_->serverBytes(data);
+      }
+      if (static_cast<std::size_t>(w) < data.size()) {  // re-keying: keep the rest
+        pending_out_.assign(data.substr(static_cast<std::size_t>(w)));
+        pending_out_stderr_ = is_stderr != 0;
+        return true;
       }
     }
   }
@@ -301,7 +325,7 @@ void Pump::run() {
       endOnce("client_closed", "");
       break;
     }
-    bool drained = ssh_channel_poll(tch_, 0) <= 0 && ssh_channel_poll(tch_, 1) <= 0;
+    bool drained = pending_out_.empty() && ssh_channel_poll(tch_, 0) <= 0 && ssh_channel_poll(tch_, 1) <= 0;
     if (target_eof_ && drained && !eof_sent_to_person_) {
       person_.sendEof();
       eof_sent_to_person_ = true;

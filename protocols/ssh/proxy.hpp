@@ -40,8 +40,9 @@ class PersonSide {
   virtual void detach(ssh_event event) = 0;
   /// Bytes the person can take right now (their channel window).
   virtual std::size_t outputRoom() = 0;
-  /// Sends target output; returns false when the person is gone.
-  virtual bool writeOutput(std::string_view bytes, bool is_stderr) = 0;
+  /// Sends target output; returns how many bytes were taken (0 while the connection re-keys:
+  /// the caller keeps the rest and offers it again), or -1 when the person is gone.
+  virtual long writeOutput(std::string_view bytes, bool is_stderr) = 0;
   /// Up to `max` bytes typed by the person; 0 when none is waiting.
   virtual std::size_t readInput(char* buf, std::size_t max) = 0;
   /// The person sent EOF (no more input will come).
@@ -125,6 +126,11 @@ class Pump : public proto::SessionControl {
 
   std::function<void(proto::SessionControl*)> observer_;
   std::string buf_;  // one copy buffer for both directions (the pump is single-threaded)
+  // Bytes read from one side that the other did not take yet (libssh writes nothing while a
+  // key re-exchange is in progress): written before anything more is read, never dropped.
+  std::string pending_in_;
+  std::string pending_out_;
+  bool pending_out_stderr_ = false;
   int wake_fd_ = -1;
   std::mutex mu_;
   std::deque<Command> commands_;

@@ -29,7 +29,7 @@ class WebPerson : public PersonSide {
   void attach(ssh_event) override {}
   void detach(ssh_event) override {}
   std::size_t outputRoom() override;
-  bool writeOutput(std::string_view bytes, bool is_stderr) override;
+  long writeOutput(std::string_view bytes, bool is_stderr) override;
   std::size_t readInput(char* buf, std::size_t max) override;
   bool inputEof() override { return false; }
   bool gone() override;
@@ -187,12 +187,12 @@ class Bridge : public proto::TerminalBridge, public std::enable_shared_from_this
 
 std::size_t WebPerson::outputRoom() { return b_.closed_ ? 0 : kOutputRoom; }
 
-bool WebPerson::writeOutput(std::string_view bytes, bool) {
+long WebPerson::writeOutput(std::string_view bytes, bool) {
   try {
     if (b_.cb_.output) b_.cb_.output(bytes);
-    return true;
+    return static_cast<long>(bytes.size());
   } catch (...) {
-    return false;
+    return -1;
   }
 }
 

@@ -156,7 +156,12 @@ double SessionRecorder::seconds() const { return static_cast<double>(offsetMs())
 
 void SessionRecorder::output(std::string_view bytes) {
   if (ended_) return;
-  if (cast_ && !cast_->appendOutput(bytes)) recordingFailed();
+  // A full queue (output faster than the encoder) makes this session's thread wait for the
+  // encoder — and so its target wait for it, through the SSH windows — rather than fail the
+  // recording. Only a writer that stays stuck (a hung disk) fails it.
+  if (cast_ && !cast_->appendOutput(bytes) &&
+      !(cast_->waitForRoom(bytes.size(), std::chrono::seconds(30)) && cast_->appendOutput(bytes)))
+    recordingFailed();
   if (!transcript_) return;
   keys_->output(bytes, seconds());
   takeCommands();

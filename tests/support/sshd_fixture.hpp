@@ -150,7 +150,7 @@ class Sshd {
           << "/sshd.pid\nPasswordAuthentication yes\nKbdInteractiveAuthentication no\nUsePAM no\n"
           << "StrictModes no\nAllowUsers " << user_ << "\nAuthorizedKeysFile " << d << "/authorized_keys\n"
           << "AcceptEnv LANG LC_*\nSubsystem sftp internal-sftp\nPermitRootLogin no\nMaxStartups 200\n"
-          << "MaxSessions 50\nLogLevel VERBOSE\nPrintMotd no\nPrintLastLog no\n";
+          << "MaxSessions 50\nRekeyLimit 16M\nLogLevel VERBOSE\nPrintMotd no\nPrintLastLog no\n";
       cfg.close();
       pid_ = fork();
       if (pid_ == 0) {
