@@ -349,6 +349,8 @@ if [ "$admin" = 1 ]; then
   v=$(cell recording vigil "$cfg")
   add_row "${ciphers%% *}" "recording of a scripted admin session, KB/min (.cast.zst)" "n/a" "n/a" "$v"
 fi
+# Before the idle sessions: their start and teardown (thousands of processes) load the machine.
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 d=$(cell idle_memory direct "$cfg" "$idle_ref" "$target_pid")
 j=$(cell idle_memory jump "$cfg" "$idle_ref" "$bastion_pid")
 v=$(cell idle_memory vigil "$cfg" "$idle" "$(vigil_pids)" "${VIGIL_PG_PID:-}")
@@ -359,7 +361,6 @@ if [ "$v" != — ]; then
 fi
 add_row any "memory per idle session ($idle_ref direct / -J, $idle through Vigil), KiB PSS" "$d" "$j" "$v"
 [ -s "$work/errors.log" ] && { echo "bench: errors:" >&2; sort -u "$work/errors.log" | head -20 >&2; }
-load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 header="| cipher | measure | direct | \`ssh -J\` (OpenSSH bastion) | through Vigil (recorded) | Vigil / \`-J\` |
 | --- | --- | --- | --- | --- | --- |"
@@ -378,7 +379,7 @@ if [ "$write" = 1 ]; then
     echo "Vigil: $vigil_desc, started for the run by \`bench/ssh/vigil_setup.py\` (embedded PostgreSQL,"
     echo "safe policy \`record_sessions: true\`, the target's host key pinned, the account's key in the vault;"
     echo "identity login \`bench%vigil-bench%bench-target\` with the Vigil password via sshpass, Argon2 t=1/8 MiB)."
-    echo "Load average (1/5/15 min) at the start: $load_start; at the end: $load_end — the machine is shared"
+    echo "Load average (1/5/15 min) at the start: $load_start; before the idle sessions: $load_end — the machine is shared"
     echo "with other work, and client, hops and target share its cores, so treat these as lower bounds."
     echo
     echo "Private sshds on 127.0.0.1 (key login); bulk = \`head -c | ssh host 'wc -c'\` and back (byte counts checked),"
@@ -398,7 +399,7 @@ if [ "$write" = 1 ]; then
       echo
       echo "A \"—\" is a measurement that failed in this run; what the clients said:"
       echo
-      grep -v '^[[:space:]]*$' "$work/errors.log" | sort | uniq -c | sed 's/^ *\([0-9]*\) \(.*\)/- `\2` (×\1)/'
+      tr -d '\r' < "$work/errors.log" | grep -v '^[[:space:]]*$' | sort | uniq -c | sed 's/^ *\([0-9]*\) \(.*\)/- `\2` (×\1)/'
     fi
   } > "$work/section.md"
   python3 "$tools" replace-section docs/benchmarks.md "SSH" "$work/section.md"
