@@ -160,6 +160,12 @@ std::unique_ptr<AsciicastWriter> AsciicastWriter::create(const std::string& path
   if (!w->options_.title.empty()) header["title"] = w->options_.title;
   ZSTD_CCtx_setParameter(w->encoder_->cctx, ZSTD_c_compressionLevel,
                          w->options_.compression_level);
+  // A terminal recording's useful history is short, and every open session keeps its context
+  // for its whole life: a 32 KiB window with small tables keeps it near 140 KiB resident instead
+  // of ~3 MiB at level 6's defaults, for recordings within 0.3 % of the same size (bench/ssh).
+  ZSTD_CCtx_setParameter(w->encoder_->cctx, ZSTD_c_windowLog, 15);
+  ZSTD_CCtx_setParameter(w->encoder_->cctx, ZSTD_c_hashLog, 14);
+  ZSTD_CCtx_setParameter(w->encoder_->cctx, ZSTD_c_chainLog, 14);
   // The header is a frame of its own so the file is playable from the first moment.
   const std::string line =
       header.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";

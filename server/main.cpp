@@ -1,10 +1,15 @@
 // vigil: the privileged session manager. `vigil --help` lists the subcommands.
+#include <malloc.h>
+
 #include <iostream>
 
 #include "server/cli/commands.hpp"
 #include "server/config.hpp"
 
 int main(int argc, char** argv) {
+  // One thread per SSH session: glibc would give many of them a malloc arena of their own, which
+  // dominates the memory of idle sessions (bench/ssh). Two arenas are plenty for this workload.
+  mallopt(M_ARENA_MAX, 2);
   CLI::App app{"Vigil - privileged session manager: vault, session proxy, recording, review"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string(VIGIL_VERSION));
