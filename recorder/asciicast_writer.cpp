@@ -44,9 +44,9 @@ void appendEscapedAscii(std::string& out, unsigned char c) {
     default: break;
   }
   if (c < 0x20) {
-    char buf[8];
-    std::snprintf(buf, sizeof buf, "\\u%04x", c);
-    out += buf;
+    static constexpr char kHex[] = "0123456789abcdef";
+    const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+    out.append(esc, sizeof esc);
   } else {
     out += static_cast<char>(c);
   }
@@ -66,7 +66,16 @@ void appendJsonUtf8(std::string& out, std::string_view input, std::string& carry
   const auto* p = reinterpret_cast<const unsigned char*>(input.data());
   const std::size_t n = input.size();
   std::size_t i = 0;
+  out.reserve(out.size() + n + n / 8);
   while (i < n) {
+    // Bulk output is mostly plain printable ASCII: copy such runs at once.
+    std::size_t run = i;
+    while (run < n && p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\') ++run;
+    if (run > i) {
+      out.append(reinterpret_cast<const char*>(p + i), run - i);
+      i = run;
+      continue;
+    }
     const LeadInfo lead = leadInfo(p[i]);
     if (lead.length == 1) {
       appendEscapedAscii(out, p[i++]);
