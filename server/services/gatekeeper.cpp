@@ -38,14 +38,6 @@ std::string datePath() {
   return buf;
 }
 
-bool makePrivateDirs(const std::filesystem::path& dir) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(dir, ec)) return true;
-  if (!dir.has_parent_path() || dir.parent_path() == dir) return false;
-  if (!makePrivateDirs(dir.parent_path())) return false;
-  return ::mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST;
-}
-
 /// True if a file can be created in `dir` (created and removed at once): recording fails closed
 /// before the target is dialled, not in the middle of the session.
 bool canCreateFileIn(const std::filesystem::path& dir, const std::string& id) {

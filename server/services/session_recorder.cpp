@@ -25,7 +25,9 @@ void wipeCredential(proto::Credential& c) {
   c.secret.clear();
 }
 
-/// mkdir -p with mode 0700 for every directory it creates (recordings hold keystrokes).
+
+}  // namespace
+
 bool makePrivateDirs(const std::filesystem::path& dir) {
   std::error_code ec;
   if (std::filesystem::is_directory(dir, ec)) return true;
@@ -33,8 +35,6 @@ bool makePrivateDirs(const std::filesystem::path& dir) {
   if (!makePrivateDirs(dir.parent_path())) return false;
   return ::mkdir(dir.c_str(), 0700) == 0 || errno == EEXIST;
 }
-
-}  // namespace
 
 SessionRecorder::SessionRecorder(store::Store& store, std::shared_ptr<SessionEventWriter> events, Params params)
     : store_(store), events_(std::move(events)), p_(std::move(params)) {}

@@ -11,6 +11,7 @@
 // write waits for its echo (recorder::KeystrokeMasker).
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -22,6 +23,9 @@
 #include "server/store/store.hpp"
 
 namespace vigil::services {
+
+/// mkdir -p with mode 0700 for every directory it creates (recordings hold keystrokes).
+bool makePrivateDirs(const std::filesystem::path& dir);
 
 class SessionRecorder : public proto::Session {
  public:
