@@ -90,7 +90,10 @@ TEST_CASE("Ctrl-C on a pty interrupts the remote command and the shell goes on",
   auto& env = SshEnv::get();
   REQUIRE_ENV(env);
   PtyDriver p(env.ssh(env.token("web01"), "-tt"));
+  // Interrupting bash before it has started (a loaded machine) would end the shell itself.
+  REQUIRE(p.expect("$ ", 15000));
   p.send("sleep 30; echo SLEPT\r");
+  REQUIRE(p.expect("sleep 30; echo SLEPT", 10000));
   std::this_thread::sleep_for(700ms);
   p.send("\x03");
   p.send("echo AFTER-$((40+2))\r");
