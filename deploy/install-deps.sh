@@ -20,7 +20,7 @@ runtime_pkgs=(postgresql openssl)
 test_pkgs=(
   slapd ldap-utils chromium wrk curl procps
   openssh-server openssh-client sshpass
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev python3
 )
 
 pkgs=("${runtime_pkgs[@]}" "${build_pkgs[@]}")
