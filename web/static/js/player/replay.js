@@ -86,8 +86,12 @@ export class Replay {
 
   /** Paints the screen as it was at `ms` from a chunk: its snapshot plus its events before `ms`. */
   paintAt(chunk, ms) {
-    this.term.reset();
-    if (chunk.width && chunk.height) this.term.resize(chunk.width, chunk.height);
+    // RIS through write(), not term.reset(): writes are queued, and a reset that overtook
+    // output still in the queue would let that old output land on the new screen.
+    this.write('\x1bc');
+    if (chunk.width && chunk.height && (chunk.width !== this.term.cols || chunk.height !== this.term.rows)) {
+      this.term.resize(chunk.width, chunk.height);
+    }
     this.write(chunk.snapshot);
     let i = 0;
     let out = '';

@@ -64,7 +64,7 @@ export function createTranscript({ sessionId, onSeek }) {
     const row = h('li', {
       class: `transcript-row kind-${e.kind}`, dataset: { id: String(e.id), offset: String(e.offset_ms), kind: e.kind },
     }, h('button', {
-      type: 'button', class: 'transcript-seek', onClick: () => onSeek(Number(e.offset_ms), e),
+      type: 'button', class: 'transcript-seek', onClick: () => onSeek(Number(e.offset_ms), e, { play: true }),
       'aria-label': `${kindLabel} at ${formatOffset(e.offset_ms)}: seek the player there`,
     },
     h('time', { class: 'transcript-clock mono', datetime: e.at, title: e.at, text: clock(e.at) }),

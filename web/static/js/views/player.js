@@ -233,7 +233,11 @@ export function render(root, { params, query }) {
     document.addEventListener('keydown', onKey);
     cleanups.push(() => document.removeEventListener('keydown', onKey));
 
-    transcript = createTranscript({ sessionId: id, onSeek: (ms) => seek(ms) });
+    // A transcript line plays from its moment (its output follows); a search hit only moves there.
+    transcript = createTranscript({
+      sessionId: id,
+      onSeek: (ms, event, { play = false } = {}) => seek(ms).then(() => { if (play && !replay.playing) replay.play(); }),
+    });
     review = createReviewPanel({
       session,
       getTime: () => replay.t,

@@ -16,6 +16,8 @@ const PAGE_SIZE = 50;
 // The filters the page understands, as API parameter names (the hash uses the same names).
 const FILTER_KEYS = ['text', 'from', 'to', 'user', 'target_id', 'account_id', 'safe_id', 'protocol',
   'min_risk', 'max_risk', 'min_duration', 'max_duration', 'review_status', 'status', 'sort'];
+// Kept from the hash but not in the form: the page size (links and tests may set it).
+const EXTRA_KEYS = ['limit'];
 
 const SORTS = [
   { value: 'started_desc', label: 'Newest first' },
@@ -63,7 +65,7 @@ export function formatDuration(seconds) {
 /** The filters from the hash query, only known keys with a value. */
 function filtersFrom(query) {
   const f = {};
-  for (const key of FILTER_KEYS) {
+  for (const key of [...FILTER_KEYS, ...EXTRA_KEYS]) {
     const v = query ? query.get(key) : null;
     if (v !== null && v.trim() !== '') f[key] = v.trim();
   }
@@ -73,8 +75,8 @@ function filtersFrom(query) {
 /** The API query for the filters (minus `text`, which picks the endpoint). */
 function apiQuery(filters, cursor) {
   const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(filters)) if (k !== 'text') q.set(k, v);
   q.set('limit', String(PAGE_SIZE));
+  for (const [k, v] of Object.entries(filters)) if (k !== 'text') q.set(k, v);
   if (cursor) q.set('cursor', cursor);
   return q;
 }
@@ -279,7 +281,7 @@ export function render(root, { query, navigate }) {
     const next = page ? (page.next_cursor ?? null) : null;
     if (first) {
       if (items.length === 0) {
-        const filtered = Object.keys(filters).some((k) => k !== 'sort');
+        const filtered = Object.keys(filters).some((k) => k !== 'sort' && k !== 'limit');
         replace(results, filtered
           ? emptyState(searching ? 'No session matches' : 'No sessions match these filters',
             searching ? `Nothing typed, shown or executed contains “${filters.text}” in the sessions you may see.`
