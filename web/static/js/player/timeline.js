@@ -9,16 +9,17 @@ export function createTimeline({ onSeek }) {
   let duration = 0;
   let dragging = false;
   const range = h('input', {
-    type: 'range', id: 'player-scrubber', class: 'scrubber', min: '0', max: '0', step: '100', value: '0',
+    type: 'range', id: 'player-scrubber', class: 'scrubber', min: '0', max: '0', step: '1000', value: '0',
     'aria-label': 'Position in the recording',
   });
+  const progress = h('div', { class: 'timeline-progress', 'aria-hidden': 'true' });
   const gaps = h('div', { class: 'timeline-gaps', 'aria-hidden': 'true' });
   const markers = h('div', { class: 'timeline-markers' });
   const current = h('span', { class: 'time-label mono', id: 'player-time', text: '0:00' });
   const total = h('span', { class: 'time-label mono', id: 'player-duration', text: '0:00' });
   const el = h('div', { class: 'timeline' },
     current,
-    h('div', { class: 'timeline-track' }, gaps, range, markers),
+    h('div', { class: 'timeline-track' }, progress, gaps, range, markers),
     total);
 
   const pct = (ms) => `${duration > 0 ? Math.min(100, Math.max(0, (ms / duration) * 100)) : 0}%`;
@@ -43,6 +44,7 @@ export function createTimeline({ onSeek }) {
     },
     setTime(ms) {
       if (dragging) return;
+      progress.style.width = pct(ms);
       range.value = String(Math.round(ms));
       current.textContent = formatOffset(ms);
       range.setAttribute('aria-valuetext', `${formatOffset(ms)} of ${formatOffset(duration)}`);

@@ -41,6 +41,7 @@ export function createTranscript({ sessionId, onSeek }) {
   let needle = '';
   let currentRow = null;
   const rows = new Map(); // event id → row
+  let ordered = []; // the visible rows, by offset (for the "now playing" mark)
 
   const list = h('ol', { class: 'transcript-list', id: 'transcript-list', 'aria-label': 'Transcript' });
   const body = h('div', { class: 'transcript-body' }, loadingState('Loading the transcript…'));
@@ -93,7 +94,8 @@ export function createTranscript({ sessionId, onSeek }) {
     rows.clear();
     currentRow = null;
     const visible = events.filter((e) => !hidden.has(e.kind));
-    replace(list, visible.map((e) => { const r = rowFor(e); rows.set(String(e.id), r); return r; }));
+    ordered = visible.map((e) => { const r = rowFor(e); rows.set(String(e.id), r); return r; });
+    replace(list, ordered);
     if (events.length === 0) replace(body, h('p', { class: 'muted transcript-empty', text: 'No events were recorded for this session.' }));
     else if (visible.length === 0) replace(body, h('p', { class: 'muted transcript-empty', text: 'No events of the selected kinds.' }));
     else replace(body, list);
@@ -178,15 +180,18 @@ export function createTranscript({ sessionId, onSeek }) {
       renderKinds();
       if (!hadEvents) { renderList(); return; }
       const add = more.filter((e) => !hidden.has(e.kind)).map((e) => { const r = rowFor(e); rows.set(String(e.id), r); return r; });
-      if (!list.isConnected) renderList(); else append(list, add);
+      if (!list.isConnected) renderList(); else { append(list, add); ordered.push(...add); }
     },
     events: () => events,
     /** Marks the last visible row at or before `ms` as the one being played. */
     setTime(ms) {
-      let best = null;
-      for (const r of rows.values()) {
-        if (Number(r.dataset.offset) <= ms) best = r; else break;
+      let lo = 0;
+      let hi = ordered.length; // first row after `ms`
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (Number(ordered[mid].dataset.offset) <= ms) lo = mid + 1; else hi = mid;
       }
+      const best = lo > 0 ? ordered[lo - 1] : null;
       if (best === currentRow) return;
       if (currentRow) { currentRow.classList.remove('is-current'); currentRow.removeAttribute('aria-current'); }
       currentRow = best;
