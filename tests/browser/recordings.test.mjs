@@ -92,17 +92,29 @@ async function typeLine(line, expect, timeout) {
 /** Opens the browser terminal as the operator, runs `lines` ([line, expected output, pause
  * after]), exits; returns the session id. */
 async function recordSession(lines) {
+  const id = await openTerminal();
+  for (const [line, expect, pauseMs] of lines) {
+    await typeLine(line, expect);
+    // Nothing is typed during a pause: typed characters echo and would break the idle gap.
+    if (pauseMs) await new Promise((r) => setTimeout(r, pauseMs));
+  }
+  await closeTerminal(id);
+  return id;
+}
+
+/** Opens the operator's browser terminal on the account; returns the session id. */
+async function openTerminal() {
   await opPage.goto(`${server.url}#/my-accounts`);
   await opPage.locator(`button[data-terminal="${account.id}"]`).click();
   await opPage.locator('#terminal-status[data-state="connected"]').waitFor({ timeout: 60_000 });
   const id = await opPage.locator('#terminal').getAttribute('data-session-id');
   await opPage.waitForFunction(() => document.activeElement && document.activeElement.closest('#terminal'));
   await waitForRow(opPage, '#terminal', '$');
-  for (const [line, expect, pauseMs] of lines) {
-    await typeLine(line, expect);
-    // Nothing is typed during a pause: typed characters echo and would break the idle gap.
-    if (pauseMs) await new Promise((r) => setTimeout(r, pauseMs));
-  }
+  return id;
+}
+
+/** Exits the shell and waits until the session has ended. */
+async function closeTerminal(id) {
   await typeLine('exit');
   await opPage.locator('#terminal-status[data-state="closed"]').waitFor({ timeout: 30_000 });
   // The session row is closed and the recording flushed shortly after the socket closes.
@@ -111,7 +123,6 @@ async function recordSession(lines) {
     if (!s.active) break;
     await new Promise((r) => setTimeout(r, 500));
   }
-  return id;
 }
 
 const playerTime = () => page.locator('#player-terminal').getAttribute('data-time').then(Number);
@@ -340,6 +351,20 @@ describe('Recordings, player and review on real SSH sessions', { timeout: 20 * 6
     await page.waitForFunction(() => window.location.hash.startsWith('#/sessions/'));
     assert.equal(new URL(page.url()).hash, `#/sessions/${s1}?t=3`);
     await page.waitForFunction(() => Number(document.querySelector('#player-terminal')?.dataset.time) === 3000);
+  });
+
+  step('an active session opens at its live edge and follows what is typed', async () => {
+    const live = await openTerminal();
+    await page.goto(`${server.url}#/sessions/${live}`);
+    await page.locator('#player-live:not([hidden])').waitFor();
+    await page.waitForFunction(() => ['live', 'playing'].includes(document.querySelector('#player-terminal')?.dataset.state));
+    const LIVE = `LIVE-${TAG}`;
+    await typeLine(`echo ${LIVE}-$((1+1))`, `${LIVE}-2`);
+    await waitForRow(page, '#player-terminal', `${LIVE}-2`, 20_000);
+    await page.locator('#transcript-list .transcript-row', { hasText: LIVE }).first().waitFor({ timeout: 20_000 });
+    await admin.screenshot('player-live');
+    await closeTerminal(live);
+    await page.locator('#player-live[hidden]').waitFor({ state: 'attached', timeout: 20_000 });
   });
 
   step('a truncated recording plays what is left and says it is damaged', async () => {

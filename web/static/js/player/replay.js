@@ -49,7 +49,7 @@ export class Replay {
   updateIndex(index) {
     const wasLive = this.live;
     this.index = index;
-    if (wasLive && !this.live && this.cur) this.cur.coverTo = Math.min(this.cur.coverTo, this.cur.to);
+    if (wasLive && !this.live) this.liveFetchAt = 0; // the session ended: fetch the tail now
   }
 
   async fetchChunk(from, to) {
@@ -63,7 +63,7 @@ export class Replay {
       from,
       to,
       // For a live session only what has been written so far is known: re-ask the rest later.
-      coverTo: this.live && !(body && body.end) ? Math.min(to, Math.max(from, lastT + 1)) : to,
+      coverTo: this.live && !(body && body.end) && this.duration < to ? Math.min(to, Math.max(from, lastT + 1)) : to,
       snapshot: (body && typeof body.snapshot === 'string') ? body.snapshot : '',
       events,
       end: Boolean(body && body.end),
@@ -235,7 +235,8 @@ export class Replay {
         this.evIdx += 1;
       }
       this.write(out);
-      if (this.live && t >= cur.coverTo && cur.coverTo < cur.to) {
+      // Not all of this chunk was written when it was fetched (live): ask for its tail.
+      if (t >= cur.coverTo && cur.coverTo < cur.to) {
         this.extendLive();
         break;
       }

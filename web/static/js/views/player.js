@@ -249,7 +249,10 @@ export function render(root, { params, query }) {
     refreshIndex();
     transcript.load();
     review.load();
-    seek(startMs);
+    // A live session opened without a moment starts at its live edge, playing.
+    const hasT = Boolean(query && query.get('t'));
+    if (index.active && !hasT) seek(Math.max(0, (index.duration_ms || 0) - 1000)).then(() => replay.play());
+    else seek(startMs);
 
     // A live session grows: poll its index, extend the timeline and the transcript.
     if (index.active) {
