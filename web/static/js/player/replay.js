@@ -80,8 +80,15 @@ export class Replay {
     if (e[1] === 'o') this.write(String(e[2]));
     else if (e[1] === 'r') {
       const m = /^(\d+)x(\d+)$/.exec(String(e[2]));
-      if (m) this.term.resize(Math.max(2, Math.min(500, Number(m[1]))), Math.max(2, Math.min(300, Number(m[2]))));
+      if (m) this.resizeQueued(Number(m[1]), Number(m[2]));
     }
+  }
+
+  /** Resizes after the output already queued is drawn (term.resize itself is immediate). */
+  resizeQueued(cols, rows) {
+    const c = Math.max(2, Math.min(500, cols));
+    const r = Math.max(2, Math.min(300, rows));
+    this.term.write('', () => { if (!this.disposed && (c !== this.term.cols || r !== this.term.rows)) this.term.resize(c, r); });
   }
 
   /** Paints the screen as it was at `ms` from a chunk: its snapshot plus its events before `ms`. */
@@ -89,9 +96,7 @@ export class Replay {
     // RIS through write(), not term.reset(): writes are queued, and a reset that overtook
     // output still in the queue would let that old output land on the new screen.
     this.write('\x1bc');
-    if (chunk.width && chunk.height && (chunk.width !== this.term.cols || chunk.height !== this.term.rows)) {
-      this.term.resize(chunk.width, chunk.height);
-    }
+    if (chunk.width && chunk.height) this.resizeQueued(Number(chunk.width), Number(chunk.height));
     this.write(chunk.snapshot);
     let i = 0;
     let out = '';
