@@ -11,6 +11,7 @@ const PREFETCH_MS = 15_000; // fetch the next chunk this long before the current
 const TICK_MS = 50;
 const IDLE_KEEP_MS = 500; // with skip idle, this much of each gap is kept on each side (~1 s)
 const LIVE_RETRY_MS = 1000;
+const LIVE_FLUSH_MS = 3000; // a live recording is on disk up to about this long ago
 
 export class Replay {
   /**
@@ -63,7 +64,8 @@ export class Replay {
       from,
       to,
       // For a live session only what has been written so far is known: re-ask the rest later.
-      coverTo: this.live && !(body && body.end) && this.duration < to ? Math.min(to, Math.max(from, lastT + 1)) : to,
+      // (The live index's duration is the time since the start; the file lags it by its flush.)
+      coverTo: this.live && !(body && body.end) && this.duration - LIVE_FLUSH_MS < to ? Math.min(to, Math.max(from, lastT + 1)) : to,
       snapshot: (body && typeof body.snapshot === 'string') ? body.snapshot : '',
       events,
       end: Boolean(body && body.end),
