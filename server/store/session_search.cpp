@@ -149,6 +149,40 @@ std::vector<SearchHit> Store::searchHits(const std::vector<std::string>& session
   });
 }
 
+std::vector<SessionEvent> Store::listSessionEventsFiltered(const std::string& session_id,
+                                                         const std::vector<std::string>& kinds,
+                                                         const std::optional<std::string>& text, const Page& page) {
+  std::optional<std::string> kind_array;
+  if (!kinds.empty()) {
+    // Kinds are checked against the known list by the caller; quoted anyway.
+    std::string a = "{";
+    for (const auto& k : kinds) a += (a.size() > 1 ? ",\"" : "\"") + k + "\"";
+    kind_array = a + "}";
+  }
+  std::optional<std::string> like;
+  if (text) like = likePattern(*text);
+  return inRead(*pool_, [&](pqxx::nontransaction& tx) {
+    std::vector<SessionEvent> out;
+    auto r = tx.exec_params(
+        "SELECT id, session_id::text, " + rfc3339("at") + ", offset_ms, kind, text, details::text"
+        " FROM session_events WHERE session_id = $1::uuid AND id > $2 AND ($4::text[] IS NULL OR kind = ANY($4::text[]))"
+        " AND ($5::text IS NULL OR text ILIKE $5) ORDER BY id LIMIT $3",
+        session_id, page.after, page.limit, kind_array, like);
+    for (const auto& row : r) {
+      SessionEvent e;
+      e.id = row[0].as<std::int64_t>();
+      e.session_id = row[1].c_str();
+      e.at = row[2].c_str();
+      e.offset_ms = row[3].as<std::int64_t>();
+      e.kind = row[4].c_str();
+      e.text = row[5].c_str();
+      e.details_json = row[6].c_str();
+      out.push_back(std::move(e));
+    }
+    return out;
+  });
+}
+
 std::vector<SessionEvent> Store::sessionEventsOfKind(const std::string& session_id, const std::string& kind,
                                                      int limit) {
   return inRead(*pool_, [&](pqxx::nontransaction& tx) {

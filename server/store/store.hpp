@@ -153,6 +153,11 @@ class Store {
   /// or matches its words (full text), in offset order.
   std::vector<SearchHit> searchHits(const std::vector<std::string>& session_ids, const std::string& text,
                                     int per_session);
+  /// Events in id order after `page.after`, of any of `kinds` (all when empty), whose text
+  /// contains `text` (case-insensitive) when given.
+  std::vector<SessionEvent> listSessionEventsFiltered(const std::string& session_id,
+                                                      const std::vector<std::string>& kinds,
+                                                      const std::optional<std::string>& text, const Page& page);
   /// Events of one kind in offset order (at most `limit`).
   std::vector<SessionEvent> sessionEventsOfKind(const std::string& session_id, const std::string& kind, int limit);
   /// Records a review and sets the session's review_status, in one transaction. False: no session.
