@@ -157,7 +157,7 @@ void SiemForwarder::housekeeping() {
           log->warn("siem: outbox over max_queue {}: dropped the {} oldest undelivered event(s) (total {})",
                     cfg_.siem.max_queue, n, dropped_.load());
         }
-        if (numbered > 0) tx.exec0("SELECT pg_notify('vigil_siem_seq', '')");
+        if (numbered > 0) tx.exec("SELECT pg_notify('vigil_siem_seq', '')");
         tx.commit();
       }
       if (numbered < kSequenceBatch) awaitNotification(*db, cfg_.siem.poll_ms, stop_);
