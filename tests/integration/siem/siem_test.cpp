@@ -215,6 +215,41 @@ TEST_CASE("A risk alert and a command arrive with a deep link to the moment in t
     for (const auto& line : w.rs.messages(input)) CHECK_FALSE(contains(line, "secret-output-line"));
 }
 
+TEST_CASE("A rolled-back event never reaches the SIEM; a transaction that commits late is not skipped",
+          "[siem][outbox]") {
+  auto& w = world();
+  const std::string rolled = uniq("siem-rolled-back");
+  const std::string late = uniq("siem-late");
+  const std::string early = uniq("siem-early");
+  w.env.psql("BEGIN; INSERT INTO audit_log(actor, action, outcome) VALUES ('" + rolled + "', 'probe', 'ok'); ROLLBACK;");
+  // The late transaction takes its outbox id first and commits after the early one was delivered:
+  // ordering by id alone would have moved every cursor past it.
+  const std::string cmd = "PGPASSWORD='" + w.env.pgPassword() + "' runuser -u postgres -- " + kPgBin +
+                          "/psql -X -q -At -h " + w.env.server().dataDir() + "/pg/run -p 5432 -U vigil -d vigil -c \"" +
+                          "BEGIN; INSERT INTO audit_log(actor, action, outcome) VALUES ('" + late +
+                          "', 'probe', 'ok'); SELECT pg_sleep(3); COMMIT;\"";
+  std::thread slow([cmd] { vigil::test::runCommand(cmd); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  w.env.psql("INSERT INTO audit_log(actor, action, outcome) VALUES ('" + early + "', 'probe', 'ok')");
+  for (const auto& d : kDests) {
+    if (d.transport == "udp") continue;
+    INFO("destination " << d.name);
+    REQUIRE(waitMessage(w.rs, d, "probe", early));
+  }
+  slow.join();
+  const long long late_id = std::stoll(w.env.psql("SELECT id FROM audit_log WHERE actor = '" + late + "'"));
+  const long long early_id = std::stoll(w.env.psql("SELECT id FROM audit_log WHERE actor = '" + early + "'"));
+  CHECK(late_id < early_id);
+  for (const auto& d : kDests) {
+    if (d.transport == "udp") continue;
+    INFO("destination " << d.name);
+    auto m = waitMessage(w.rs, d, "probe", late);
+    REQUIRE(m);
+    CHECK(std::stoll(m->params["seq"]) > std::stoll(findMessage(w.rs, d, "probe", early)->params["seq"]));
+    CHECK_FALSE(findMessage(w.rs, d, "probe", rolled));
+  }
+}
+
 TEST_CASE("A TLS receiver whose certificate the configured CA did not sign, or that has another name, is refused and retried",
           "[siem][tls]") {
   auto& w = world();
