@@ -128,7 +128,9 @@ async function closeTerminal(id) {
 const playerTime = () => page.locator('#player-terminal').getAttribute('data-time').then(Number);
 
 async function openPlayer(id, t) {
+  // A fresh page load: after a hash-only change the previous player could still be on screen.
   await page.goto(`${server.url}#/sessions/${id}${t === undefined ? '' : `?t=${t}`}`);
+  await page.reload();
   await page.locator('#player-terminal .xterm-rows').waitFor();
   await page.locator('#transcript-list, .transcript-empty').first().waitFor();
   await page.waitForFunction(() => ['paused', 'ended'].includes(document.querySelector('#player-terminal').dataset.state));
