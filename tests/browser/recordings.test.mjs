@@ -378,9 +378,13 @@ describe('Recordings, player and review on real SSH sessions', { timeout: 20 * 6
     await page.goto(`${server.url}#/sessions/${s2}`);
     await page.locator('#player-damaged:not([hidden])').waitFor();
     assert.match(await page.textContent('#player-damaged'), /damaged/i);
+    const index = await apiCall(page, 'GET', `/sessions/${s2}/playback/index`);
+    assert.ok(index.damaged, `the index says so: ${JSON.stringify(index)}`);
     await page.selectOption('#player-speed', '16');
     await page.click('#player-play');
-    await waitForRow(page, '#player-terminal', TRUNC);
+    await waitForRow(page, '#player-terminal', TRUNC).catch((error) => {
+      throw new Error(`${error.message}\nindex: ${JSON.stringify(index)}`);
+    });
     await admin.screenshot('player-damaged');
   });
 
