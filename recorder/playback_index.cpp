@@ -105,6 +105,13 @@ std::shared_ptr<const PlaybackIndex> buildPlaybackIndex(const std::string& path,
 
 PlaybackChunk playbackChunk(const PlaybackIndex& index, std::int64_t from_ms, std::int64_t to_ms) {
   PlaybackChunk out;
+  if (index.keyframes.empty()) {  // unreadable: an empty screen, no events
+    TerminalScreen blank(index.width, index.height);
+    out.width = blank.cols();
+    out.height = blank.rows();
+    out.snapshot = blank.toAnsi();
+    return out;
+  }
   // The last keyframe at or before from_ms.
   auto it = std::upper_bound(index.keyframes.begin(), index.keyframes.end(), from_ms,
                              [](std::int64_t t, const Keyframe& k) { return t < k.t_ms; });

@@ -86,6 +86,7 @@ SessionPage Store::querySessions(const SessionQuery& q) {
       "      WHERE m.safe_id = s.safe_id AND m.user_id = $23"
       "      AND ($25::boolean OR 'view_recordings' = ANY(m.permissions))))))"
       " AND ($28::uuid IS NULL OR " + order.keyset + ")"
+      " AND ($27::bigint IS NULL OR true)"  // every parameter must be typed, whichever the sort
       " ORDER BY " + order.order_by + " LIMIT $2";
   std::optional<std::string> like, search_like, search_words;
   if (q.text) like = likePattern(*q.text);

@@ -196,8 +196,8 @@ describe('Portal: SSH connect, browser terminal, SSH keys, sessions', { timeout:
     assert.equal((Array.isArray(left) ? left : left.items).length, 0);
   });
 
-  step('the Sessions page lists the browser session that could not reach its target', async () => {
-    await page.locator('#nav').getByRole('link', { name: 'Sessions', exact: true }).click();
+  step('the Recordings page lists the browser session that could not reach its target', async () => {
+    await page.locator('#nav').getByRole('link', { name: 'Recordings', exact: true }).click();
     const row = page.locator('#sessions tbody tr').first();
     await row.waitFor();
     const text = await row.textContent();
@@ -205,7 +205,7 @@ describe('Portal: SSH connect, browser terminal, SSH keys, sessions', { timeout:
     await session.screenshot('sessions');
   });
 
-  step('the Sessions page pages back with Older and forward with Newer', async () => {
+  step('the Recordings page shows 50 sessions and appends the rest with Load more', async () => {
     // 50 more sessions (each refused at the unreachable target), opened straight from the page.
     await page.evaluate(async (id) => {
       for (let i = 0; i < 50; i += 1) {
@@ -218,16 +218,14 @@ describe('Portal: SSH connect, browser terminal, SSH keys, sessions', { timeout:
     await page.goto(`${server.url}#/my-accounts`);
     await page.goto(`${server.url}#/sessions`);
     const rows = page.locator('#sessions tbody tr');
-    await page.locator('#sessions-older').waitFor();
+    await page.locator('#recordings-more').waitFor();
     assert.equal(await rows.count(), 50);
     const newest = await rows.first().getAttribute('data-key');
-    assert.ok(await page.locator('#sessions-newer').isDisabled());
-    await page.click('#sessions-older');
-    await page.waitForFunction(() => document.querySelectorAll('#sessions tbody tr').length === 1);
-    assert.ok(await page.locator('#sessions-older').isDisabled(), 'no page older than the first session');
-    await page.click('#sessions-newer');
-    await page.waitForFunction(() => document.querySelectorAll('#sessions tbody tr').length === 50);
-    assert.equal(await rows.first().getAttribute('data-key'), newest);
+    await page.click('#recordings-more');
+    await page.waitForFunction(() => document.querySelectorAll('#sessions tbody tr').length === 51);
+    assert.ok(await page.locator('#recordings-more').isHidden(), 'no page after the first session');
+    assert.equal(await rows.first().getAttribute('data-key'), newest, 'the first page stays in place');
+    assert.match(await page.textContent('#recordings-count'), /51 sessions shown — that is all/);
   });
 
   step('a safe’s SSH policy checkboxes save and load back', async () => {

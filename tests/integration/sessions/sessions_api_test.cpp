@@ -130,7 +130,7 @@ TEST_CASE("the sessions API answers bad input with clear errors", "[integration]
   auto f = e.fixture(false);
   e.store().setMember(f.safe.id, e.admin().u.id, {"connect"});
   const std::string id = startAndEnd(e, e.admin(), f.account.id);
-  CHECK(a.get("/api/v1/sessions/" + id + "/events?kind=keystrokes").errorCode() == "validation_failed");
+  CHECK(a.get("/api/v1/sessions/" + id + "/events?kind=keystroke").errorCode() == "validation_failed");
   CHECK(a.get("/api/v1/sessions/" + id + "/events?after=-1").errorCode() == "validation_failed");
   CHECK(a.get("/api/v1/sessions").status == 200);  // still serving
 }

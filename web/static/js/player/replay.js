@@ -144,8 +144,9 @@ export class Replay {
 
   play() {
     if (this.disposed) return;
+    if (!this.live && this.duration <= 0) { this.emitState(); return; } // nothing readable to play
     if (!this.live && this.t >= this.duration) {
-      this.seek(0).then(() => this.play());
+      this.seek(0).then(() => { if (this.t < this.duration) this.play(); });
       return;
     }
     this.playing = true;

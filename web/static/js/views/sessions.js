@@ -181,7 +181,7 @@ function recordingActions(s) {
 
 const COLUMNS = [
   { label: 'Session', render: sessionTitle },
-  { label: 'Protocol', render: (s) => badge(s.via === 'web' ? `${(s.protocol || 'ssh').toUpperCase()} · browser` : (s.protocol || s.via || '').toUpperCase(), 'protocol') },
+  { label: 'Protocol', render: (s) => badge(s.via === 'web' ? `Browser · ${(s.protocol || 'ssh').toUpperCase()}` : (s.protocol || s.via || '').toUpperCase(), 'protocol') },
   { label: 'Started', render: (s) => h('time', { datetime: s.started_at, text: formatTime(s.started_at) }) },
   { label: 'Duration', class: 'num', render: (s) => h('span', {}, formatDurationMs(sessionDurationMs(s)), ' ', s.active ? badge('Active', 'ok') : null) },
   { label: 'Risk', class: 'num', render: (s) => riskBadge(s.risk_score) },
