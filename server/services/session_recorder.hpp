@@ -20,6 +20,7 @@
 #include "recorder/keystroke_masker.hpp"
 #include "recorder/terminal_transcript.hpp"
 #include "server/services/session_event_writer.hpp"
+#include "server/services/shown_text.hpp"
 #include "server/store/store.hpp"
 
 namespace vigil::services {
@@ -74,6 +75,7 @@ class SessionRecorder : public proto::Session {
   proto::SessionControl* control_ = nullptr;
   std::unique_ptr<recorder::TerminalTranscript> transcript_;
   std::unique_ptr<recorder::KeystrokeMasker> keys_;  // with transcript_: keystrokes to the recording
+  std::unique_ptr<ShownText> shown_;  // with transcript_: lines shown, as `output` events (search)
   std::unique_ptr<recorder::AsciicastWriter> cast_;
   bool recording_opened_ = false;
   std::shared_ptr<std::atomic<bool>> healthy_ = std::make_shared<std::atomic<bool>>(true);
