@@ -39,17 +39,25 @@ CREATE TABLE siem_cursors (
 );
 
 CREATE FUNCTION siem_from_audit() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE sid uuid;
+DECLARE
+  sid uuid;
+  off bigint;
 BEGIN
   IF NEW.object_type = 'session' AND NEW.object_id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
     sid := NEW.object_id::uuid;
   ELSIF NEW.details ? 'session_id' AND (NEW.details->>'session_id') ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
     sid := (NEW.details->>'session_id')::uuid;
   END IF;
+  -- The moment in the player: the details' offset_ms when given, else the time since the session
+  -- started (session end, SOC actions, reviews).
+  IF (NEW.details->>'offset_ms') ~ '^[0-9]{1,15}$' THEN
+    off := (NEW.details->>'offset_ms')::bigint;
+  ELSIF sid IS NOT NULL THEN
+    SELECT greatest(0, (extract(epoch FROM NEW.at - s.started_at) * 1000)::bigint) INTO off
+    FROM sessions s WHERE s.id = sid;
+  END IF;
   INSERT INTO siem_outbox(at, source, source_id, kind, session_id, offset_ms, payload)
-  VALUES (NEW.at, 'audit', NEW.id, NEW.action, sid,
-          coalesce(CASE WHEN (NEW.details->>'offset_ms') ~ '^[0-9]{1,15}$' THEN (NEW.details->>'offset_ms')::bigint END, 0),
-          to_jsonb(NEW));
+  VALUES (NEW.at, 'audit', NEW.id, NEW.action, sid, coalesce(off, 0), to_jsonb(NEW));
   PERFORM pg_notify('vigil_siem', '');
   RETURN NULL;
 END $$;

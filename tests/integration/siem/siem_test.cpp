@@ -10,6 +10,7 @@
 
 #include "support/api_env.hpp"
 #include "support/rsyslog_fixture.hpp"
+#include "support/sshd_fixture.hpp"
 
 using namespace api_test;
 using vigil::test::Rsyslog;
@@ -375,4 +376,61 @@ TEST_CASE("A bad SIEM configuration stops start-up with an error naming the fiel
     CHECK_THAT(r.output, Contains("config: " + c.field + ": "));
   }
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("A real SSH session's start, command and end reach the SIEM with deep links into the player",
+          "[siem][ssh][e2e]") {
+  auto& w = world();
+  auto& sshd = vigil::test::Sshd::instance();
+  REQUIRE(sshd.ok());
+  auto& admin = w.env.admin();
+  auto safe = admin.post("/api/v1/safes", {{"name", uniq("siem-ssh-safe")}});
+  REQUIRE(safe.status == 201);
+  const auto safe_id = safe.json()["id"].get<std::int64_t>();
+  auto member = admin.put("/api/v1/safes/" + std::to_string(safe_id) + "/members/" + std::to_string(w.env.su().id),
+                          {{"permissions", {"connect"}}});
+  INFO(member.body);
+  REQUIRE(member.status == 200);
+  auto target = admin.post("/api/v1/targets", {{"name", uniq("siem-web")}, {"protocol", "ssh"}, {"address", "127.0.0.1"},
+                                               {"port", sshd.port()}, {"host_key_fingerprint", sshd.hostKeyFingerprint()}});
+  REQUIRE(target.status == 201);
+  auto account = admin.post("/api/v1/accounts", {{"safe_id", safe_id}, {"target_id", target.json()["id"]},
+                                                 {"username", sshd.user()}, {"secret_kind", "password"},
+                                                 {"secret", sshd.password()}});
+  INFO(account.body);
+  REQUIRE(account.status == 201);
+  auto launch = admin.post("/api/v1/accounts/" + std::to_string(account.json()["id"].get<std::int64_t>()) + "/launch",
+                           json::object());
+  INFO(launch.body);
+  REQUIRE(launch.status == 201);
+  const std::string token = launch.json()["token"];
+  const std::string marker = uniq("siem-ssh-marker");
+  auto r = vigil::test::runCommand("ssh -p " + std::to_string(w.env.server().sshPort()) +
+                                   " -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes "
+                                   "-o ConnectTimeout=20 " + token + "@127.0.0.1 'echo " + marker + "' < /dev/null");
+  INFO(r.output);
+  REQUIRE(contains(r.output, marker));
+  for (const auto& d : kDests) {
+    if (d.transport == "udp") continue;
+    INFO("destination " << d.name);
+    auto cmd = waitMessage(w.rs, d, "command", marker);
+    REQUIRE(cmd);
+    const std::string sid = cmd->params["session"];
+    REQUIRE(sid.size() == 36);
+    CHECK(contains(cmd->params["link"], "/#/sessions/" + sid + "?t="));
+    auto start = waitMessage(w.rs, d, "session_start", sid);
+    REQUIRE(start);
+    CHECK(start->params["link"] == "https://127.0.0.1:" + std::to_string(w.env.port()) + "/#/sessions/" + sid + "?t=0");
+    auto end = waitMessage(w.rs, d, "session_end", sid);
+    REQUIRE(end);
+    CHECK(contains(end->params["link"], "/#/sessions/" + sid + "?t="));
+    CHECK(std::stoll(start->params["seq"]) < std::stoll(cmd->params["seq"]));
+    if (d.format == "cef") {
+      CHECK_THAT(start->body, Contains("|200|Session started|3|"));
+      CHECK_THAT(start->body, Contains("duser=" + sshd.user()));
+      CHECK_THAT(end->body, Contains("|201|Session ended|3|"));
+    } else {
+      CHECK(json::parse(end->body)["session_id"] == sid);
+    }
+  }
 }
