@@ -58,6 +58,10 @@ class TerminalTranscript {
   std::optional<std::string> submittedText(std::uint64_t id) const;
   /// The visible screen as UTF-8, one '\n'-terminated line per row, trailing blanks trimmed.
   std::string screenText() const;
+  /// The screen as ANSI bytes that repaint it on a blank terminal (recorder/screen_snapshot.hpp).
+  std::string snapshotAnsi() const;
+  int cols() const { return cols_; }
+  int rows() const { return rows_; }
 
  private:
   // A line the user is typing or has submitted; rows are screen rows, kept in step with scrolling.
