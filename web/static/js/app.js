@@ -17,14 +17,18 @@ import * as auditView from './views/audit.js';
 import * as profileView from './views/profile.js';
 import * as sessionsView from './views/sessions.js';
 import * as terminalView from './views/terminal.js';
+import * as liveView from './views/live.js';
 
 const canSeeSafes = () => isVaultAdmin() || managesSafes();
+let monitorsLive = false; // holds monitor_live on some safe
+const canMonitorLive = () => hasRole('soc', 'superuser', 'vault_admin') || monitorsLive;
 
 // Order = order in the navigation bar. `allowed` decides both the link and access to the page.
 const ROUTES = [
   { path: 'my-accounts', title: 'My accounts', view: myAccountsView, nav: true, allowed: () => true },
   { path: 'terminal/:id', title: 'Terminal', view: terminalView, allowed: () => true },
   { path: 'sessions', title: 'Sessions', view: sessionsView, nav: true, allowed: () => true },
+  { path: 'live', title: 'Live sessions', view: liveView, nav: true, allowed: canMonitorLive },
   { path: 'safes', title: 'Safes', view: safesView, nav: true, allowed: canSeeSafes },
   { path: 'safes/:id', title: 'Safe', view: safeDetailView, allowed: canSeeSafes },
   { path: 'targets', title: 'Targets', view: targetsView, nav: true, allowed: isVaultAdmin },
@@ -83,11 +87,13 @@ async function onLoggedIn(body) {
 async function startSession(body) {
   setSession(body.user, body.csrf_token);
   setManagesSafes(false);
+  monitorsLive = false;
   if (!isVaultAdmin() && !body.user.must_change_password) {
     // Members holding `manage` on a safe get the Safes page too.
     try {
       const safes = await api.listAll('/safes');
       setManagesSafes(safes.some((s) => (s.my_permissions || []).includes('manage')));
+      monitorsLive = safes.some((s) => (s.my_permissions || []).includes('monitor_live'));
     } catch {
       setManagesSafes(false);
     }
