@@ -63,7 +63,8 @@ std::string screenSnapshotAnsi(VTerm* vt) {
   for (int r = 0; r < rows; ++r) {
     out += "\x1b[" + std::to_string(r + 1) + ";1H";
     std::string line;
-    std::size_t keep = 0;  // line length up to the last cell that is not a default blank
+    std::size_t keep = 0;              // line length up to the last cell that is not a default blank
+    std::string sgr_at_keep = current;  // the attributes in force at `keep`
     std::string line_sgr = current;
     for (VTermPos pos{r, 0}; pos.col < cols;) {
       VTermScreenCell cell;
@@ -80,14 +81,16 @@ std::string screenSnapshotAnsi(VTerm* vt) {
           appendUtf8(line, cell.chars[i]);
       }
       // Trailing default blanks are not written: the cleared screen already has them.
-      if (cell.chars[0] != 0 && cell.chars[0] != ' ') keep = line.size();
-      if (sgr != "\x1b[0m") keep = line.size();
+      if ((cell.chars[0] != 0 && cell.chars[0] != ' ') || sgr != "\x1b[0m") {
+        keep = line.size();
+        sgr_at_keep = line_sgr;
+      }
       pos.col += cell.width > 0 ? cell.width : 1;
     }
     out.append(line, 0, keep);
-    if (keep > 0) current = line_sgr;
-    // What we cut off may have changed the attributes; be explicit for the next row.
-    if (keep < line.size() && current != "\x1b[0m") {
+    current = sgr_at_keep;
+    // Rows are painted on a cleared screen: end each in the default attributes.
+    if (current != "\x1b[0m") {
       out += "\x1b[0m";
       current = "\x1b[0m";
     }
