@@ -9,8 +9,13 @@ using namespace live_test;
 
 namespace {
 
-/// MB/s of one transfer of `bytes`, with `watchers` reading it live.
-double transfer(std::size_t bytes, int watchers) {
+struct Run {
+  double mb_per_s = 0;
+  int kept_up = 0;  // watchers that saw every byte (the others were dropped as too slow)
+};
+
+/// One transfer of `bytes`, with `watchers` reading it live.
+Run transfer(std::size_t bytes, int watchers) {
   auto& w = world();
   const std::string token = w.token();
   auto known = w.activeSessions();
@@ -19,7 +24,7 @@ double transfer(std::size_t bytes, int watchers) {
   // the target (same machine, same clock) on stderr.
   auto fut = std::async(std::launch::async, [&, token] {
     auto r = runCommand("ssh -p " + S(w.a().server().sshPort()) +
-                        " -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes " + token +
+                        " -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o LogLevel=ERROR " + token +
                         "@127.0.0.1 'sleep 2; date +%s.%N >&2; head -c " + S(static_cast<std::int64_t>(bytes)) +
                         " /dev/zero' 2>" + out + " | wc -c; date +%s.%N");
     return r.output;
@@ -46,24 +51,27 @@ double transfer(std::size_t bytes, int watchers) {
   std::size_t got = 0;
   double end = 0;
   lines >> got >> end;
-  double start = std::stod(readFile(out));
+  std::string start_text = readFile(out);  // the last line: the target's clock at the start
+  while (!start_text.empty() && start_text.back() == '\n') start_text.pop_back();
+  const double start = std::stod(start_text.substr(start_text.find_last_of('\n') + 1));
   REQUIRE(got == bytes);
-  for (auto& r : readers) {
-    const std::size_t seen = r.get();
-    CHECK(seen >= bytes);  // an active watcher kept up and saw everything
-  }
-  return static_cast<double>(bytes) / 1e6 / (end - start);
+  Run run;
+  for (auto& r : readers)
+    if (r.get() >= bytes) ++run.kept_up;
+  run.mb_per_s = static_cast<double>(bytes) / 1e6 / (end - start);
+  return run;
 }
 
 }  // namespace
 
 TEST_CASE("bench: session throughput with 0 and with 10 watchers", "[.bench][live]") {
-  const std::size_t bytes = 200u * 1000u * 1000u;
+  const std::size_t bytes = 100u * 1000u * 1000u;
   for (int round = 0; round < 3; ++round) {
-    const double zero = transfer(bytes, 0);
-    const double ten = transfer(bytes, 10);
-    std::printf("round %d: %zu MB  0 watchers %.1f MB/s  10 watchers %.1f MB/s  (%.0f%%)\n", round + 1, bytes / 1000000,
-                zero, ten, 100.0 * ten / zero);
+    const Run zero = transfer(bytes, 0);
+    const Run ten = transfer(bytes, 10);
+    std::printf("round %d: %zu MB  0 watchers %.1f MB/s  10 watchers %.1f MB/s (%.0f%%), %d of 10 watchers kept up\n",
+                round + 1, bytes / 1000000, zero.mb_per_s, ten.mb_per_s, 100.0 * ten.mb_per_s / zero.mb_per_s,
+                ten.kept_up);
     std::fflush(stdout);
   }
 }
