@@ -33,8 +33,15 @@ Run transfer(std::size_t bytes, int watchers) {
   if (watchers > 0) {
     const std::string id = w.newActiveSession(known);
     for (int i = 0; i < watchers; ++i) {
-      auto c = std::make_shared<WsClient>(w.a().port());
-      REQUIRE(!c->connect("/api/v1/sessions/" + id + "/watch", w.a().admin().cookie()));
+      std::shared_ptr<WsClient> c;
+      for (int k = 0; k < 30 && !c; ++k) {  // 409 not_live for a moment while the session registers
+        c = std::make_shared<WsClient>(w.a().port());
+        if (c->connect("/api/v1/sessions/" + id + "/watch", w.a().admin().cookie())) {
+          c.reset();
+          std::this_thread::sleep_for(100ms);
+        }
+      }
+      REQUIRE(c);
       readers.push_back(std::async(std::launch::async, [c] {
         std::size_t n = 0;
         for (;;) {
