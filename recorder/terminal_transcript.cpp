@@ -2,6 +2,8 @@
 
 #include <vterm.h>
 
+#include "recorder/screen_snapshot.hpp"
+
 #include <algorithm>
 #include <stdexcept>
 
@@ -294,4 +296,8 @@ std::string TerminalTranscript::screenText() const {
   return out;
 }
 
+}  // namespace vigil::recorder
+
+namespace vigil::recorder {
+std::string TerminalTranscript::snapshotAnsi() const { return screenSnapshotAnsi(vt_); }
 }  // namespace vigil::recorder

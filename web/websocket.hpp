@@ -53,6 +53,8 @@ class WebSocketConnection {
   virtual void close(WsCloseCode code, std::string reason) = 0;
   /// The client's IP address.
   virtual const std::string& remoteAddr() const = 0;
+  /// Bytes sent but not yet written to the socket (an endpoint may keep its own, smaller bound).
+  virtual std::size_t pendingBytes() const { return 0; }
 };
 
 /// The application side of one WebSocket. Callbacks run on the connection's strand (an I/O

@@ -76,6 +76,8 @@ class WsSession : public Closable, public std::enable_shared_from_this<WsSession
     beast::get_lowest_layer(ws_).socket().close(ec);
   }
 
+  std::size_t pendingBytes() const { return pending_.load(); }
+
   /// Any thread. Counts the bytes before posting, so output piling up in the strand's queue is
   /// bounded as well as output waiting for the socket.
   void send(bool binary, std::string data) {
@@ -313,6 +315,10 @@ class WsHandle : public WebSocketConnection {
     if (auto s = session_.lock()) s->close(code, std::move(reason));
   }
   const std::string& remoteAddr() const override { return remote_; }
+  std::size_t pendingBytes() const override {
+    auto s = session_.lock();
+    return s ? s->pendingBytes() : 0;
+  }
 
  private:
   std::weak_ptr<WsSession> session_;

@@ -108,6 +108,10 @@ int serve(const GlobalOptions& g) {
   wto.connect_timeout_seconds = rt.cfg.ssh.connect_timeout_seconds;
   deps.terminal_opener = ssh::makeTerminalOpener(gatekeeper, wto);
   deps.terminal_gatekeeper = &gatekeeper;
+  // SOC controls of live sessions on this node and, by LISTEN/NOTIFY, on the others.
+  services::LiveControl live_control(*rt.store, rt.cfg.node.name);
+  live_control.start();
+  deps.live = &live_control;
   web::Api api(deps);
 
   web::HttpsServerOptions opts;

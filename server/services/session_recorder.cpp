@@ -37,7 +37,9 @@ bool makePrivateDirs(const std::filesystem::path& dir) {
 }
 
 SessionRecorder::SessionRecorder(store::Store& store, std::shared_ptr<SessionEventWriter> events, Params params)
-    : store_(store), events_(std::move(events)), p_(std::move(params)) {}
+    : store_(store), events_(std::move(events)), p_(std::move(params)) {
+  live_ = LiveRegistry::instance().add({p_.id, p_.node, p_.grant.user_id, p_.grant.username, p_.grant.safe_id});
+}
 
 SessionRecorder::~SessionRecorder() {
   try {
@@ -140,6 +142,8 @@ void SessionRecorder::channelOpened(std::string_view kind, std::string_view comm
   }
   // With a pty the person types at prompts: commands come from the screen, keystrokes are masked.
   if (!term.empty() && !transcript_) {
+    auto screen = live_->lockScreen();
+    live_->setScreenSource([this] { return transcript_->snapshotAnsi(); }, cols, rows);
     transcript_ = std::make_unique<recorder::TerminalTranscript>(cols > 0 ? cols : 80, rows > 0 ? rows : 24);
     keys_ = std::make_unique<recorder::KeystrokeMasker>(*transcript_, [this](std::string_view keys) {
       if (cast_ && !cast_->appendInput(keys)) recordingFailed();
@@ -163,6 +167,8 @@ void SessionRecorder::output(std::string_view bytes) {
   if (cast_ && !cast_->appendOutput(bytes) &&
       !(cast_->waitForRoom(bytes.size(), std::chrono::seconds(30)) && cast_->appendOutput(bytes)))
     recordingFailed();
+  auto screen = live_->lockScreen();  // watchers see the screen and the stream in one order
+  live_->publish(bytes);
   if (!transcript_) return;
   keys_->output(bytes, seconds());
   takeCommands();
@@ -182,7 +188,9 @@ void SessionRecorder::resize(int cols, int rows) {
   if (ended_ || cols <= 0 || rows <= 0) return;
   if (keys_) keys_->tick(seconds());  // a line that waited too long goes before the resize
   if (cast_ && !cast_->appendResize(static_cast<unsigned>(cols), static_cast<unsigned>(rows))) recordingFailed();
+  auto screen = live_->lockScreen();
   if (transcript_) transcript_->resize(cols, rows);
+  live_->resized(cols, rows);
 }
 
 void SessionRecorder::fileOperation(const proto::FileOperation& op) {
@@ -198,6 +206,11 @@ void SessionRecorder::fileOperation(const proto::FileOperation& op) {
 
 void SessionRecorder::note(std::string_view kind, std::string_view text) {
   if (ended_) return;
+  if (kind == "suspended" || kind == "resumed") {  // SOC actions, applied by the proxy: lifecycle
+    const std::string action = kind == "suspended" ? "suspend" : "resume";
+    return event("lifecycle", std::string(kind) + (text.empty() ? "" : ": ") + std::string(text),
+                 json{{"action", action}, {"message", text}}.dump(-1, ' ', false, json::error_handler_t::replace));
+  }
   event("note", std::string(text.empty() ? kind : text),
         json{{"type", kind}}.dump(-1, ' ', false, json::error_handler_t::replace));
 }
@@ -213,8 +226,13 @@ void SessionRecorder::end(std::string_view reason, std::string_view detail, std:
     takeCommands();
     shown_->finish(seconds());
   }
+  if (reason == "terminated")
+    event("lifecycle", "terminated: " + std::string(detail),
+          json{{"action", "terminate"}, {"reason", detail}}.dump(-1, ' ', false, json::error_handler_t::replace));
   ended_ = true;
   wipeCredential(p_.credential);
+  live_->ended(std::string(reason.empty() ? "error" : reason));
+  LiveRegistry::instance().remove(p_.id);
 
   store::SessionEnd e;
   e.id = p_.id;

@@ -19,6 +19,7 @@
 #include "recorder/asciicast_writer.hpp"
 #include "recorder/keystroke_masker.hpp"
 #include "recorder/terminal_transcript.hpp"
+#include "server/services/live_registry.hpp"
 #include "server/services/session_event_writer.hpp"
 #include "server/services/shown_text.hpp"
 #include "server/store/store.hpp"
@@ -46,7 +47,10 @@ class SessionRecorder : public proto::Session {
 
   const std::string& id() const override { return p_.id; }
   proto::Credential takeCredential() override;
-  void setControl(proto::SessionControl* control) override { control_ = control; }
+  void setControl(proto::SessionControl* control) override {
+    control_ = control;
+    live_->setControl(control);
+  }
   void channelOpened(std::string_view kind, std::string_view command, std::string_view term, int cols,
                      int rows) override;
   void output(std::string_view bytes) override;
@@ -81,6 +85,7 @@ class SessionRecorder : public proto::Session {
   std::shared_ptr<std::atomic<bool>> healthy_ = std::make_shared<std::atomic<bool>>(true);
   bool ended_ = false;
   int command_count_ = 0;
+  std::shared_ptr<LiveSession> live_;  // this session in the node's LiveRegistry (watch, control)
 
 };
 

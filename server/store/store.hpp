@@ -191,6 +191,31 @@ class Store {
   };
   std::vector<AuditEntry> listAudit(const Page& page, const AuditFilter& f);
 
+  // ---- live SOC (server/store/live.cpp)
+  /// The database URL the pool connects with (a LISTEN connection opens its own).
+  const std::string& url() const;
+  /// pg_notify(channel, payload): delivered to every connection that LISTENs, on commit.
+  void notify(const std::string& channel, const std::string& payload);
+  /// The highest session_events id of the session (0 if none).
+  std::int64_t lastSessionEventId(const std::string& session_id);
+  /// A lifecycle event with details.action = `action` was written after event `after_id`.
+  bool lifecycleActionAfter(const std::string& session_id, std::int64_t after_id, const std::string& action);
+  struct AlertBrief {
+    std::int64_t id = 0;
+    std::string at;
+    std::string session_id;
+    std::int64_t offset_ms = 0;
+    std::string username;
+    std::string rule_id;
+    std::string severity;
+    int score = 0;
+    std::string message;
+    std::string matched;
+  };
+  /// Alerts with id > after_id, oldest first (at most `limit`).
+  std::vector<AlertBrief> alertsSince(std::int64_t after_id, int limit);
+  std::int64_t lastAlertId();
+
   struct Pool;  // defined in pool.hpp (server/store only)
 
  private:

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "web/api/context.hpp"
+#include "web/api/live_feed.hpp"
 #include "web/api/session_cookie.hpp"
 
 namespace vigil::web {
@@ -72,6 +73,7 @@ struct Api::Impl {
   ApiDeps deps;
   std::vector<Route> routes;
   std::filesystem::path web_root;
+  std::unique_ptr<LiveFeed> live_feed = std::make_unique<LiveFeed>(deps.store);  // GET /api/v1/live
 
   HttpResponse staticFile(const HttpRequest& req) {
     if (req.method != "GET" && req.method != "HEAD") return errorResponse(405, "method_not_allowed", "method not allowed");
@@ -162,6 +164,7 @@ Api::Api(ApiDeps deps) : impl_(std::make_unique<Impl>(Impl{deps, {}, deps.cfg.we
   addSessionRoutes(r);
   addSshKeyRoutes(r);
   addTerminalRoutes(r);
+  addLiveRoutes(r);
 }
 
 Api::~Api() = default;
@@ -186,6 +189,7 @@ HttpResponse Api::handle(const HttpRequest& req) {
 
 std::shared_ptr<WebSocketEndpoint> Api::handleWebSocket(const HttpRequest& req, HttpResponse& refusal) {
   try {
+    if (isLiveSocketPath(req.path())) return openLiveSocket(impl_->deps, *impl_->live_feed, req);
     return openTerminalSocket(impl_->deps, req);
   } catch (const ApiError& e) {
     refusal = errorResponse(e.status, e.code, e.what());

@@ -6,6 +6,7 @@
 #include "server/config.hpp"
 #include "server/services/auth_service.hpp"
 #include "server/services/gatekeeper.hpp"
+#include "server/services/live_control.hpp"
 #include "server/services/vault.hpp"
 #include "server/store/store.hpp"
 #include "protocols/session.hpp"
@@ -24,6 +25,8 @@ struct ApiDeps {
   proto::Gatekeeper* terminal_gatekeeper = nullptr;
   /// Launch tokens (POST /accounts/{id}/launch); null: that endpoint answers 503.
   services::SessionGatekeeper* gatekeeper = nullptr;
+  /// Live SOC controls (suspend/resume/terminate, cross-node); null: those answer 503.
+  services::LiveControl* live = nullptr;
 };
 
 class Api {

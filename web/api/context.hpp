@@ -98,6 +98,11 @@ void addLaunchRoutes(std::vector<Route>& r);
 void addSessionRoutes(std::vector<Route>& r);
 void addSshKeyRoutes(std::vector<Route>& r);
 void addTerminalRoutes(std::vector<Route>& r);
+void addLiveRoutes(std::vector<Route>& r);
+class LiveFeed;
+/// True for the live SOC's socket paths (/api/v1/live, /api/v1/sessions/{id}/watch).
+bool isLiveSocketPath(std::string_view path);
+std::shared_ptr<WebSocketEndpoint> openLiveSocket(ApiDeps& deps, LiveFeed& feed, const HttpRequest& req);
 /// WebSocket upgrades under /api/v1 (the browser terminal); throws ApiError to refuse.
 std::shared_ptr<WebSocketEndpoint> openTerminalSocket(ApiDeps& deps, const HttpRequest& req);
 

@@ -19,8 +19,11 @@ import * as sessionsView from './views/sessions.js';
 import * as terminalView from './views/terminal.js';
 import * as playerView from './views/player.js';
 import * as reviewQueueView from './views/review-queue.js';
+import * as liveView from './views/live.js';
 
 const canSeeSafes = () => isVaultAdmin() || managesSafes();
+let monitorsLive = false; // holds monitor_live on some safe
+const canMonitorLive = () => hasRole('soc', 'superuser', 'vault_admin') || monitorsLive;
 
 // Order = order in the navigation bar. `allowed` decides both the link and access to the page.
 const ROUTES = [
@@ -30,6 +33,7 @@ const ROUTES = [
   { path: 'sessions/:id', title: 'Player', view: playerView, allowed: () => true },
   // Reviewing is decided by the server per safe (403); the link is for the roles that usually may.
   { path: 'review-queue', title: 'Review queue', view: reviewQueueView, nav: () => hasRole('auditor', 'superuser'), allowed: () => true },
+  { path: 'live', title: 'Live sessions', view: liveView, nav: true, allowed: canMonitorLive },
   { path: 'safes', title: 'Safes', view: safesView, nav: true, allowed: canSeeSafes },
   { path: 'safes/:id', title: 'Safe', view: safeDetailView, allowed: canSeeSafes },
   { path: 'targets', title: 'Targets', view: targetsView, nav: true, allowed: isVaultAdmin },
@@ -104,11 +108,13 @@ async function onLoggedIn(body) {
 async function startSession(body) {
   setSession(body.user, body.csrf_token);
   setManagesSafes(false);
+  monitorsLive = false;
   if (!isVaultAdmin() && !body.user.must_change_password) {
     // Members holding `manage` on a safe get the Safes page too.
     try {
       const safes = await api.listAll('/safes');
       setManagesSafes(safes.some((s) => (s.my_permissions || []).includes('manage')));
+      monitorsLive = safes.some((s) => (s.my_permissions || []).includes('monitor_live'));
     } catch {
       setManagesSafes(false);
     }
