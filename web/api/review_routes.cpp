@@ -240,10 +240,11 @@ std::optional<std::pair<std::uint64_t, std::uint64_t>> parseRange(const std::str
     return std::make_pair(size - std::min(*n, size), size - 1);
   }
   auto first = num(a);
-  auto last = b.empty() ? std::optional<std::uint64_t>(size ? size - 1 : 0) : num(b);
+  auto last = b.empty() ? first : num(b);
   if (!first || !last || *last < *first) return std::nullopt;
   malformed = false;
   if (*first >= size) return std::nullopt;
+  if (b.empty()) last = size - 1;
   return std::make_pair(*first, std::min(*last, size - 1));
 }
 
