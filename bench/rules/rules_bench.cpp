@@ -57,7 +57,12 @@ std::string commandLine(std::mt19937& rng) {
       "docker ps --format '{{.Names}}' | while read n; do docker logs --tail 5 $n; done",
       "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"a\"])' < data.json",
   };
-  std::string l = lines[rng() % std::size(lines)];
+  std::string l;
+  if (rng() % 2 == 0) {  // half of them shaped like the rules: some match
+    l = std::string("sudo ") + kCommands[rng() % std::size(kCommands)] + " -v " + kArgs[rng() % std::size(kArgs)];
+  } else {
+    l = lines[rng() % std::size(lines)];
+  }
   if (rng() % 3 == 0) l += " # " + std::to_string(rng());
   return l;
 }
@@ -90,7 +95,9 @@ int main(int argc, char** argv) {
   }
   std::sort(us.begin(), us.end());
   auto pct = [&](double p) { return us[static_cast<std::size_t>(p * static_cast<double>(us.size() - 1))]; };
-  std::printf("rules=%d commands=%d compile_ms=%.1f p50_us=%.2f p99_us=%.2f max_us=%.2f matches=%zu\n", nrules,
-              ncmds, compile_ms, pct(0.50), pct(0.99), us.back(), hits);
+  std::printf("rules=%d commands=%d compile_ms=%.1f p50_us=%.2f p99_us=%.2f p999_us=%.2f max_us=%.2f matches=%zu"
+              " set_errors=%llu\n",
+              nrules, ncmds, compile_ms, pct(0.50), pct(0.99), pct(0.999), us.back(), hits,
+              static_cast<unsigned long long>(rs->matchErrors()));
   return 0;
 }

@@ -6,6 +6,8 @@
 
 #include <iostream>
 
+#include <nlohmann/json.hpp>
+
 #include <spdlog/spdlog.h>
 
 #include "server/auth/password.hpp"
@@ -55,6 +57,7 @@ int serve(const GlobalOptions& g) {
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGINT);
   sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGHUP);  // reloads the risk rules
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -80,6 +83,17 @@ int serve(const GlobalOptions& g) {
   if (int n = gatekeeper.closeInterruptedSessions(); n > 0)
     spdlog::warn("closed {} session(s) left open by an earlier crash (end reason: interrupted)", n);
 
+  // Risk rules: an unusable file at start stops start-up (later reloads keep the old rules).
+  auto risk = std::make_shared<services::RiskService>(
+      *rt.store, gatekeeper.eventWriter(),
+      services::RiskService::Options{rt.cfg.risk.rules_file, std::chrono::milliseconds(rt.cfg.risk.poll_interval_ms)});
+  if (auto r = risk->reload(); !r.ok) {
+    std::cerr << "vigil: risk rules " << rt.cfg.risk.rules_file << ": " << r.error.message() << "\n";
+    return kExitFailure;
+  }
+  risk->start();
+  gatekeeper.setRisk(risk);
+
   // The SSH listener binds before the portal so that the port shown for launch commands is real.
   std::unique_ptr<ssh::SshListener> ssh_listener;
   if (rt.cfg.ssh.enabled) {
@@ -102,6 +116,7 @@ int serve(const GlobalOptions& g) {
 
   web::ApiDeps deps{rt.cfg, *rt.store, *rt.vault, auth};
   deps.gatekeeper = &gatekeeper;
+  deps.risk = risk.get();
   // The browser terminal runs through the same proxy core as native ssh clients.
   ssh::WebTerminalOptions wto;
   wto.connect_timeout_seconds = rt.cfg.ssh.connect_timeout_seconds;
@@ -133,7 +148,13 @@ int serve(const GlobalOptions& g) {
             << "Portal: " << cfg.publicUrl(server.port()) << std::endl;
 
   int sig = 0;
-  sigwait(&sigs, &sig);
+  while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
+    auto r = risk->reload();
+    rt.store->audit({0, "", std::nullopt, "vigil", "", "risk_rules_reload", "risk_rules", rt.cfg.risk.rules_file,
+                     r.ok ? "ok" : "failed",
+                     nlohmann::json{{"trigger", "SIGHUP"}, {"version", r.version}, {"rules", r.rules},
+                                    {"error", r.error.message()}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
+  }
   spdlog::info("received signal {}, shutting down", sig);
   server.stop();
   if (ssh_listener) ssh_listener->stop();  // sessions end as client_closed, recordings closed

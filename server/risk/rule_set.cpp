@@ -16,6 +16,9 @@ namespace vigil::risk {
 struct RuleSet::Compiled {
   std::vector<std::unique_ptr<RE2::Set>> sets;     // per match type; null when no rule
   std::vector<std::vector<std::size_t>> set_rule;  // per match type: set index -> rule index
+  // Each pattern alone, per match type in set order: the fallback when a set's DFA runs out of
+  // memory (a match must never be silently lost).
+  std::vector<std::vector<std::unique_ptr<RE2>>> single;
 };
 
 namespace {
@@ -230,6 +233,7 @@ bool RuleSet::compile(RuleError& error) {
   compiled_ = std::make_unique<Compiled>();
   compiled_->sets.resize(kMatchTypes);
   compiled_->set_rule.resize(kMatchTypes);
+  compiled_->single.resize(kMatchTypes);
   for (std::size_t i = 0; i < rules_.size(); ++i) {
     const Rule& r = rules_[i];
     if (r.match == MatchType::Duration) {
@@ -246,6 +250,7 @@ bool RuleSet::compile(RuleError& error) {
         return false;
       }
       compiled_->set_rule[t].push_back(i);
+      compiled_->single[t].push_back(std::make_unique<RE2>(p, reOptions()));
     }
   }
   for (int t = 0; t < kMatchTypes; ++t)
@@ -263,7 +268,14 @@ void RuleSet::matchInto(int type, std::string_view text, std::vector<char>& hit)
   if (!set) return;
   std::vector<int> idx;
   RE2::Set::ErrorInfo info{};
-  if (!set->Match(re2::StringPiece(text.data(), text.size()), &idx, &info)) return;
+  const re2::StringPiece sp(text.data(), text.size());
+  if (!set->Match(sp, &idx, &info) && info.kind != RE2::Set::kNoError) {
+    match_errors_.fetch_add(1, std::memory_order_relaxed);
+    const auto& single = compiled_->single[type];
+    for (std::size_t k = 0; k < single.size(); ++k)
+      if (RE2::PartialMatch(sp, *single[k])) hit[compiled_->set_rule[type][k]] = 1;
+    return;
+  }
   for (int k : idx) hit[compiled_->set_rule[type][static_cast<std::size_t>(k)]] = 1;
 }
 

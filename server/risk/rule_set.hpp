@@ -4,6 +4,7 @@
 // evaluation is linear in the input whatever the rules (no backtracking; no rule or input can
 // stall a session). A RuleSet is immutable once compiled: the service swaps a shared_ptr to a
 // new one on reload and sessions read whichever is current.
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -65,6 +66,8 @@ class RuleSet {
   const std::vector<const Rule*>& durationRules() const { return duration_; }
   /// sha256-free fingerprint of the file text (FNV-1a, hex): tells the portal which version runs.
   const std::string& version() const { return version_; }
+  /// Set matches that failed (RE2's DFA out of memory): such a match is retried rule by rule.
+  std::uint64_t matchErrors() const { return match_errors_.load(std::memory_order_relaxed); }
 
  private:
   RuleSet() = default;
@@ -76,6 +79,7 @@ class RuleSet {
   std::unique_ptr<Compiled> compiled_;
   std::vector<const Rule*> duration_;
   std::string version_;
+  mutable std::atomic<std::uint64_t> match_errors_{0};
 };
 
 }  // namespace vigil::risk

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
@@ -37,7 +38,9 @@ bool makePrivateDirs(const std::filesystem::path& dir) {
 }
 
 SessionRecorder::SessionRecorder(store::Store& store, std::shared_ptr<SessionEventWriter> events, Params params)
-    : store_(store), events_(std::move(events)), p_(std::move(params)) {}
+    : store_(store), events_(std::move(events)), p_(std::move(params)) {
+  if (p_.risk) risk_ = p_.risk->openSession({p_.id, p_.grant.user_id, p_.grant.username});
+}
 
 SessionRecorder::~SessionRecorder() {
   try {
@@ -84,6 +87,7 @@ void SessionRecorder::takeCommands() {
     e.text = std::move(c.text);
     e.details_json = c.masked ? R"({"masked":true})" : "{}";
     if (!c.masked) ++command_count_;
+    if (risk_ && !c.masked) risk_->evaluate(risk::MatchType::Command, e.text, e.offset_ms, false);
     if (!events_->push(std::move(e))) {
       sessionLog()->error("session={} the event queue is full; a command was dropped", p_.id);
       if (p_.record) healthy_->store(false);
@@ -135,6 +139,7 @@ void SessionRecorder::channelOpened(std::string_view kind, std::string_view comm
   if (!command.empty()) {
     ++command_count_;
     event("command", std::string(command), R"({"exec":true})");
+    if (risk_) risk_->evaluate(risk::MatchType::Command, command, offsetMs(), false);
   } else {
     event("lifecycle", "shell", json{{"term", term}, {"cols", cols}, {"rows", rows}}.dump(-1, ' ', false, json::error_handler_t::replace));
   }
@@ -176,6 +181,23 @@ void SessionRecorder::input(std::string_view bytes) {
   takeCommands();
 }
 
+proto::InputDecision SessionRecorder::screenInput(std::string_view bytes) {
+  if (ended_ || !risk_ || !transcript_) return {};
+  // The submitted line as the screen shows it, plus what this chunk types before its Enter (a
+  // pasted line has not echoed yet); a chunk with editing keys is left to the screen alone.
+  std::string line = transcript_->activeText();
+  std::string_view typed = bytes.substr(0, bytes.find('\r'));
+  if (std::none_of(typed.begin(), typed.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; }))
+    line.append(typed);
+  auto v = risk_->evaluate(risk::MatchType::Command, line, offsetMs(), true);
+  if (!v.block) return {};
+  proto::InputDecision d;
+  d.forward = false;
+  d.replacement = "\x15\x03";  // kill the typed line, then a fresh prompt
+  d.notice = "\r\nVigil blocked this command: " + v.rule->description + " [rule " + v.rule->id + "]\r\n";
+  return d;
+}
+
 void SessionRecorder::resize(int cols, int rows) {
   if (ended_ || cols <= 0 || rows <= 0) return;
   if (keys_) keys_->tick(seconds());  // a line that waited too long goes before the resize
@@ -212,6 +234,10 @@ void SessionRecorder::end(std::string_view reason, std::string_view detail, std:
   }
   ended_ = true;
   wipeCredential(p_.credential);
+  if (risk_) {
+    risk_->setControl(nullptr);
+    p_.risk->closeSession(risk_);
+  }
 
   store::SessionEnd e;
   e.id = p_.id;

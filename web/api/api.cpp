@@ -131,6 +131,7 @@ Api::Api(ApiDeps deps) : impl_(std::make_unique<Impl>(Impl{deps, {}, deps.cfg.we
   addSessionRoutes(r);
   addSshKeyRoutes(r);
   addTerminalRoutes(r);
+  addRiskRoutes(r);
 }
 
 Api::~Api() = default;

@@ -24,6 +24,8 @@ struct ApiDeps {
   proto::Gatekeeper* terminal_gatekeeper = nullptr;
   /// Launch tokens (POST /accounts/{id}/launch); null: that endpoint answers 503.
   services::SessionGatekeeper* gatekeeper = nullptr;
+  /// The risk engine (GET/POST /api/v1/risk/rules...); null: those endpoints answer 503.
+  services::RiskService* risk = nullptr;
 };
 
 class Api {

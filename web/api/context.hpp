@@ -98,6 +98,7 @@ void addLaunchRoutes(std::vector<Route>& r);
 void addSessionRoutes(std::vector<Route>& r);
 void addSshKeyRoutes(std::vector<Route>& r);
 void addTerminalRoutes(std::vector<Route>& r);
+void addRiskRoutes(std::vector<Route>& r);
 /// WebSocket upgrades under /api/v1 (the browser terminal); throws ApiError to refuse.
 std::shared_ptr<WebSocketEndpoint> openTerminalSocket(ApiDeps& deps, const HttpRequest& req);
 
