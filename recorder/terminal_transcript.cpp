@@ -50,6 +50,8 @@ constexpr int kMinCols = 2;
 
 int clampSize(int v, int min, int max) { return std::clamp(v, min, max); }
 
+std::string rowText(const VTermScreenCell* cells, int cols);  // a row pushed off the screen, as UTF-8
+
 }  // namespace
 
 TerminalTranscript::TerminalTranscript(int cols, int rows)
@@ -63,8 +65,10 @@ TerminalTranscript::TerminalTranscript(int cols, int rows)
   screen_ = vterm_obtain_screen(vt_);
   static const VTermScreenCallbacks callbacks = [] {
     VTermScreenCallbacks cb{};
-    cb.sb_pushline = [](int, const VTermScreenCell*, void* user) {
-      static_cast<TerminalTranscript*>(user)->scrolled();
+    cb.sb_pushline = [](int cols, const VTermScreenCell* cells, void* user) {
+      auto* self = static_cast<TerminalTranscript*>(user);
+      if (self->lineSink_) self->lineSink_(rowText(cells, cols));
+      self->scrolled();
       return 1;
     };
     return cb;
@@ -252,6 +256,33 @@ std::u32string TerminalTranscript::cellsText(int row, int endCol) const {
     pos.col += std::max(1, static_cast<int>(cell.width));  // skip a wide char's second cell
   }
   return text;
+}
+
+namespace {
+std::string rowText(const VTermScreenCell* cells, int cols) {
+  std::u32string text;
+  for (int c = 0; c < cols; ++c) {
+    const VTermScreenCell& cell = cells[c];
+    if (cell.chars[0] == 0) text += U' ';
+    for (int i = 0; i < VTERM_MAX_CHARS_PER_CELL && cell.chars[i] && cell.chars[i] != 0xFFFFFFFFu; ++i)
+      text += static_cast<char32_t>(cell.chars[i]);
+    if (cell.width == 2) ++c;
+  }
+  while (!text.empty() && text.back() == U' ') text.pop_back();
+  return toUtf8(text);
+}
+}  // namespace
+
+std::vector<std::string> TerminalTranscript::completedRows(bool all) const {
+  VTermPos cursor;
+  vterm_state_get_cursorpos(vterm_obtain_state(vt_), &cursor);
+  std::vector<std::string> out;
+  for (int r = 0; r < (all ? rows_ : std::min(cursor.row, rows_)); ++r) {
+    std::u32string row = cellsText(r, cols_);
+    while (!row.empty() && row.back() == U' ') row.pop_back();
+    out.push_back(toUtf8(row));
+  }
+  return out;
 }
 
 std::string TerminalTranscript::screenText() const {

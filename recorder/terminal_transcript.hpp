@@ -10,6 +10,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -61,6 +62,11 @@ class TerminalTranscript {
   std::string activeText() const;
   /// The visible screen as UTF-8, one '\n'-terminated line per row, trailing blanks trimmed.
   std::string screenText() const;
+  /// Rows above the cursor's (lines the terminal has moved past), or every row with `all`, as
+  /// UTF-8 with trailing blanks trimmed. What the person was shown, for search (output events).
+  std::vector<std::string> completedRows(bool all = false) const;
+  /// Called with each row that scrolls off the top of the screen (UTF-8, trimmed), from output().
+  void setLineSink(std::function<void(std::string)> sink) { lineSink_ = std::move(sink); }
 
  private:
   // A line the user is typing or has submitted; rows are screen rows, kept in step with scrolling.
@@ -90,6 +96,7 @@ class TerminalTranscript {
   std::vector<Command> commands_;
   std::uint64_t nextId_ = 0;
   std::uint64_t lastSubmitted_ = 0;
+  std::function<void(std::string)> lineSink_;
 };
 
 }  // namespace vigil::recorder

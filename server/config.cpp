@@ -11,6 +11,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "server/services/siem_transport.hpp"
 #include "server/services/user_rules.hpp"
 
 namespace vigil {
@@ -87,6 +88,73 @@ void validateLevel(const std::string& level, const std::string& key) {
   for (auto* l : levels)
     if (level == l) return;
   throw ConfigError(key, "must be one of trace, debug, info, warn, error; got '" + level + "'");
+}
+
+// siem: {destinations: [...], max_queue, portal_url, link_template, poll_ms}; each destination
+// is checked here so a typo stops start-up with the field named ("siem.destinations[1].host").
+void parseSiem(const YAML::Node& n, const std::string& k, SiemConfig& s) {
+  auto str = [](std::string& dst) { return [&dst](const YAML::Node& v, const std::string& key) { dst = asString(v, key); }; };
+  auto integer = [](auto& dst, long long lo, long long hi) {
+    return [&dst, lo, hi](const YAML::Node& v, const std::string& key) {
+      dst = static_cast<std::remove_reference_t<decltype(dst)>>(asInt(v, key, lo, hi));
+    };
+  };
+  applyMap(n, k,
+           {{"max_queue", integer(s.max_queue, 1, 100000000)},
+            {"portal_url", str(s.portal_url)},
+            {"link_template", str(s.link_template)},
+            {"poll_ms", integer(s.poll_ms, 50, 60000)},
+            {"destinations", [&](const YAML::Node& list, const std::string& lk) {
+               if (list.IsNull()) return;
+               if (!list.IsSequence()) throw ConfigError(lk, "expected a list of destinations, got " + typeName(list));
+               std::set<std::string> names;
+               for (std::size_t i = 0; i < list.size(); ++i) {
+                 const std::string dk = lk + "[" + std::to_string(i) + "]";
+                 SiemDestination d;
+                 int port = -1;
+                 applyMap(list[i], dk,
+                          {{"name", str(d.name)},
+                           {"transport", str(d.transport)},
+                           {"host", str(d.host)},
+                           {"port", integer(port, 1, 65535)},
+                           {"format", str(d.format)},
+                           {"ca_file", str(d.ca_file)},
+                           {"server_name", str(d.server_name)},
+                           {"app_name", str(d.app_name)},
+                           {"facility", integer(d.facility, 0, 23)},
+                           {"max_message_bytes", integer(d.max_message_bytes, 480, 65000)},
+                           {"retry_max_ms", integer(d.retry_max_ms, 100, 3600000)}});
+                 if (d.name.empty()) throw ConfigError(dk + ".name", "required");
+                 if (d.name.size() > 64) throw ConfigError(dk + ".name", "at most 64 characters");
+                 for (char ch : d.name)
+                   if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '_' && ch != '.')
+                     throw ConfigError(dk + ".name", "letters, digits, '-', '_' and '.' only");
+                 if (!names.insert(d.name).second) throw ConfigError(dk + ".name", "'" + d.name + "' given twice");
+                 if (d.transport.empty()) throw ConfigError(dk + ".transport", "required (udp, tcp or tls)");
+                 if (d.transport != "udp" && d.transport != "tcp" && d.transport != "tls")
+                   throw ConfigError(dk + ".transport", "must be udp, tcp or tls; got '" + d.transport + "'");
+                 if (d.host.empty()) throw ConfigError(dk + ".host", "required");
+                 if (d.format != "cef" && d.format != "json")
+                   throw ConfigError(dk + ".format", "must be cef or json; got '" + d.format + "'");
+                 if (d.app_name.empty() || d.app_name.size() > 48)
+                   throw ConfigError(dk + ".app_name", "1 to 48 characters (RFC 5424 APP-NAME)");
+                 for (char ch : d.app_name)
+                   if (ch < 33 || ch > 126) throw ConfigError(dk + ".app_name", "printable ASCII without spaces");
+                 d.port = static_cast<std::uint16_t>(port > 0 ? port : d.transport == "tls" ? 6514 : 514);
+                 if (d.transport == "tls") {
+                   if (d.ca_file.empty()) throw ConfigError(dk + ".ca_file", "required for transport tls");
+                   if (auto err = services::siem::checkCaFile(d.ca_file); !err.empty())
+                     throw ConfigError(dk + ".ca_file", err);
+                 } else if (!d.ca_file.empty()) {
+                   throw ConfigError(dk + ".ca_file", "only for transport tls");
+                 }
+                 s.destinations.push_back(std::move(d));
+               }
+             }}});
+  if (!s.portal_url.empty() && s.portal_url.rfind("https://", 0) != 0 && s.portal_url.rfind("http://", 0) != 0)
+    throw ConfigError(k + ".portal_url", "must start with https:// or http://");
+  if (s.link_template.find("{session_id}") == std::string::npos)
+    throw ConfigError(k + ".link_template", "must contain {session_id}");
 }
 
 Config fromNode(const YAML::Node& root) {
@@ -183,6 +251,7 @@ Config fromNode(const YAML::Node& root) {
                          {"poll_interval_ms", integer(c.risk.poll_interval_ms, 100, 60000)}});
                if (c.risk.rules_file.empty()) throw ConfigError(k + ".rules_file", "must name a file");
              }},
+            {"siem", [&](const YAML::Node& n, const std::string& k) { parseSiem(n, k, c.siem); }},
             {"node",
              [&](const YAML::Node& n, const std::string& k) {
                applyMap(n, k, {{"name", str(c.node.name)}});

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "server/auth/ldap_auth.hpp"
 
@@ -95,6 +96,29 @@ struct NodeConfig {
   std::string name;  // default: the host name
 };
 
+/// One SIEM receiver (docs/siem.md). Defaults: port 514 (udp, tcp) or 6514 (tls).
+struct SiemDestination {
+  std::string name;        // unique; keys its delivery cursor in the database
+  std::string transport;   // udp, tcp, tls
+  std::string host;
+  std::uint16_t port = 0;
+  std::string format = "cef";  // cef, json
+  std::string ca_file;         // tls: the CA that signed the receiver's certificate (required)
+  std::string server_name;     // tls: the name checked in the receiver's certificate; default host
+  std::string app_name = "vigil";
+  int facility = 13;           // RFC 5424 facility 13: log audit
+  int max_message_bytes = 8192;
+  int retry_max_ms = 30000;    // back-off ceiling while the receiver is down
+};
+
+struct SiemConfig {
+  std::vector<SiemDestination> destinations;
+  long long max_queue = 100000;  // outbox rows kept undelivered; beyond it the oldest are dropped
+  std::string portal_url;        // deep links; default: listen.public_url, else the bound portal URL
+  std::string link_template = "{portal_url}/#/sessions/{session_id}?t={seconds}";
+  int poll_ms = 1000;            // polling interval besides LISTEN/NOTIFY
+};
+
 struct Config {
   std::filesystem::path data_dir;  // default /var/lib/vigil as root, else ~/.local/share/vigil
   std::string master_key_file;     // default <data_dir>/master.key
@@ -112,6 +136,7 @@ struct Config {
   SessionsConfig sessions;
   NodeConfig node;
   RiskConfig risk;
+  SiemConfig siem;
 
   std::filesystem::path masterKeyPath() const;
   std::filesystem::path certPath() const;

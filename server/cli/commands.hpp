@@ -24,5 +24,7 @@ void addMigrate(CLI::App& app, GlobalOptions& g, std::function<int()>& run);
 void addUser(CLI::App& app, GlobalOptions& g, std::function<int()>& run);
 void addVault(CLI::App& app, GlobalOptions& g, std::function<int()>& run);
 void addVersion(CLI::App& app, GlobalOptions& g, std::function<int()>& run);
+void addRecordings(CLI::App& app, GlobalOptions& g, std::function<int()>& run);  // recordings ls|export
+void addPlay(CLI::App& app, GlobalOptions& g, std::function<int()>& run);
 
 }  // namespace vigil::cli

@@ -19,6 +19,7 @@
 #include "protocols/ssh/web_terminal.hpp"
 #include "server/services/auth_service.hpp"
 #include "server/services/gatekeeper.hpp"
+#include "server/services/siem_forwarder.hpp"
 #include "web/api/api.hpp"
 #include "web/https_server.hpp"
 
@@ -140,6 +141,11 @@ int serve(const GlobalOptions& g) {
   });
   server.start();
 
+  // SIEM forwarding (docs/siem.md), once the portal URL for the deep links is known.
+  services::SiemForwarder siem(rt.cfg, cfg.database.url.empty() ? rt.pg->connectionString() : cfg.database.url,
+                               cfg.siem.portal_url.empty() ? cfg.publicUrl(server.port()) : cfg.siem.portal_url);
+  siem.start();
+
   spdlog::info("listening on {}:{}", cfg.listen.address, server.port());
   if (ssh_listener)
     std::cout << "SSH: " << rt.cfg.ssh.address << ":" << ssh_listener->port()
@@ -158,6 +164,7 @@ int serve(const GlobalOptions& g) {
   spdlog::info("received signal {}, shutting down", sig);
   server.stop();
   if (ssh_listener) ssh_listener->stop();  // sessions end as client_closed, recordings closed
+  siem.stop();  // after the sessions' end events are written and queued
   return kExitOk;  // Runtime's destructor closes the pool and stops the embedded cluster
 }
 

@@ -149,6 +149,7 @@ void SessionRecorder::channelOpened(std::string_view kind, std::string_view comm
     keys_ = std::make_unique<recorder::KeystrokeMasker>(*transcript_, [this](std::string_view keys) {
       if (cast_ && !cast_->appendInput(keys)) recordingFailed();
     });
+    shown_ = std::make_unique<ShownText>(p_.id, events_, *transcript_);
   }
   if (p_.record && !p_.recording_file.empty() && !recording_opened_) {
     openRecording(cols, rows, term);
@@ -170,6 +171,7 @@ void SessionRecorder::output(std::string_view bytes) {
   if (!transcript_) return;
   keys_->output(bytes, seconds());
   takeCommands();
+  shown_->tick(seconds());
 }
 
 void SessionRecorder::input(std::string_view bytes) {
@@ -231,6 +233,7 @@ void SessionRecorder::end(std::string_view reason, std::string_view detail, std:
     keys_->finish();
     transcript_->flush();
     takeCommands();
+    shown_->finish(seconds());
   }
   ended_ = true;
   wipeCredential(p_.credential);

@@ -21,6 +21,7 @@
 #include "recorder/terminal_transcript.hpp"
 #include "server/services/risk_monitor.hpp"
 #include "server/services/session_event_writer.hpp"
+#include "server/services/shown_text.hpp"
 #include "server/store/store.hpp"
 
 namespace vigil::services {
@@ -80,6 +81,7 @@ class SessionRecorder : public proto::Session {
   proto::SessionControl* control_ = nullptr;
   std::unique_ptr<recorder::TerminalTranscript> transcript_;
   std::unique_ptr<recorder::KeystrokeMasker> keys_;  // with transcript_: keystrokes to the recording
+  std::unique_ptr<ShownText> shown_;  // with transcript_: lines shown, as `output` events (search)
   std::unique_ptr<recorder::AsciicastWriter> cast_;
   bool recording_opened_ = false;
   std::shared_ptr<std::atomic<bool>> healthy_ = std::make_shared<std::atomic<bool>>(true);

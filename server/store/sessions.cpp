@@ -2,17 +2,16 @@
 #include <nlohmann/json.hpp>
 
 #include "server/store/pool.hpp"
+#include "server/store/session_rows.hpp"
 
 namespace vigil::store {
-namespace {
-
 const std::string kSessionColumns =
     "s.id::text, s.node, s.user_id, s.username, s.account_id, s.account_user, s.target_id, s.target_name,"
     " s.target_address, s.safe_id, s.safe_name, s.protocol, s.via, s.client_addr, " + rfc3339("s.started_at") +
     ", coalesce(" + rfc3339("s.ended_at") + ", ''), s.end_reason, s.end_detail, s.bytes_from_client,"
     " s.bytes_to_client, s.recording_path, s.recording_bytes, s.command_count, s.risk_score, s.review_status";
 
-std::optional<std::int64_t> optId(const pqxx::field& f) {
+static std::optional<std::int64_t> optId(const pqxx::field& f) {
   if (f.is_null()) return std::nullopt;
   return f.as<std::int64_t>();
 }
@@ -46,6 +45,8 @@ SessionRecord readSession(const pqxx::row& r) {
   s.review_status = r[24].c_str();
   return s;
 }
+
+namespace {
 
 /// A LIKE pattern matching `text` anywhere, with LIKE's wildcards in it taken literally.
 std::string containsPattern(const std::string& text) {

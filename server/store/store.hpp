@@ -162,6 +162,27 @@ class Store {
   void addSessionRiskScore(const std::string& session_id, int delta);
   /// Locks (or unlocks) a user account; false if there is no such user.
   bool setUserLocked(std::int64_t user_id, bool locked);
+  // ---- recordings search and review (issue 4; server/store/session_search.cpp, reviews.cpp)
+  /// One keyset page of sessions in `q.sort` order.
+  SessionPage querySessions(const SessionQuery& q);
+  /// Up to `per_session` events of each session whose text contains `text` (case-insensitive)
+  /// or matches its words (full text), in offset order.
+  std::vector<SearchHit> searchHits(const std::vector<std::string>& session_ids, const std::string& text,
+                                    int per_session);
+  /// Events in id order after `page.after`, of any of `kinds` (all when empty), whose text
+  /// contains `text` (case-insensitive) when given.
+  std::vector<SessionEvent> listSessionEventsFiltered(const std::string& session_id,
+                                                      const std::vector<std::string>& kinds,
+                                                      const std::optional<std::string>& text, const Page& page);
+  /// Events of one kind in offset order (at most `limit`).
+  std::vector<SessionEvent> sessionEventsOfKind(const std::string& session_id, const std::string& kind, int limit);
+  /// Records a review and sets the session's review_status, in one transaction. False: no session.
+  bool addReview(const std::string& session_id, const std::string& status, const std::string& comment,
+                 std::int64_t reviewer_id, const std::string& reviewer);
+  std::vector<SessionReview> listReviews(const std::string& session_id);  // newest first
+  SessionComment addComment(const std::string& session_id, std::int64_t offset_ms, const std::string& text,
+                            std::int64_t author_id, const std::string& author);
+  std::vector<SessionComment> listComments(const std::string& session_id);  // by offset
 
   // ---- vault keys
   std::vector<std::pair<std::string, Bytes>> vaultKeyChecks();  // active (not retired) keys

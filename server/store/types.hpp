@@ -158,6 +158,7 @@ struct SessionRecord {
   int command_count = 0;
   int risk_score = 0;
   std::string review_status = "unreviewed";
+  std::optional<std::int64_t> duration_ms;  // set by querySessions (active sessions: up to now)
 };
 
 /// What a session's end writes to its row.
@@ -180,6 +181,71 @@ struct SessionEvent {
   std::string kind;  // command, file, lifecycle, note
   std::string text;
   std::string details_json = "{}";
+};
+
+/// GET /sessions, /search, /review-queue and `vigil recordings ls`: every filter is optional.
+struct SessionQuery {
+  std::optional<std::int64_t> user_id, account_id, target_id, safe_id;
+  std::optional<std::string> username;       // exact
+  std::optional<std::string> protocol;
+  std::optional<std::string> review_status;
+  std::optional<std::string> status;         // active | ended
+  std::optional<std::string> from;           // RFC 3339, started_at >= from
+  std::optional<std::string> to;             // RFC 3339, started_at <= to
+  std::optional<std::string> to_before;      // RFC 3339, started_at < to_before (a date `to`)
+  std::optional<std::int64_t> min_risk, max_risk;
+  std::optional<std::int64_t> min_duration_ms, max_duration_ms;
+  std::optional<std::int64_t> visible_to;    // own sessions + safes with view_recordings/monitor_live
+  std::optional<std::string> before;         // legacy keyset: ids smaller than this
+  std::optional<std::string> text;           // an event's text contains this (ILIKE, trigram)
+  std::optional<std::string> words;          // an event's text matches these words (full text)
+  std::optional<std::string> search;         // contains OR words (GET /search)
+  /// Review queue: unreviewed ended sessions this user may review (not their own).
+  std::optional<std::int64_t> reviewable_by;
+  bool reviewer_is_superuser = false;
+  bool reviewer_is_auditor = false;
+  /// started_desc | started_asc | risk_desc | duration_desc | queue (risk desc, oldest first)
+  std::string sort = "started_desc";
+  struct Key {
+    std::int64_t a = 0;  // first sort key (started µs, risk, duration ms)
+    std::int64_t b = 0;  // second sort key (started µs) where the sort has one
+    std::string id;      // session id, the tie breaker
+  };
+  std::optional<Key> after;  // keyset: rows strictly after this one in `sort` order
+  int limit = 50;
+};
+
+struct SessionPage {
+  std::vector<SessionRecord> items;
+  std::optional<SessionQuery::Key> next;  // set when the page is full
+};
+
+/// An event that matched a text search.
+struct SearchHit {
+  std::int64_t event_id = 0;
+  std::string session_id;
+  std::string kind;
+  std::int64_t offset_ms = 0;
+  std::string at;
+  std::string text;
+};
+
+struct SessionReview {
+  std::int64_t id = 0;
+  std::string session_id;
+  std::string status;
+  std::string comment;
+  std::string reviewer;
+  std::string at;
+};
+
+struct SessionComment {
+  std::int64_t id = 0;
+  std::string session_id;
+  std::int64_t offset_ms = 0;
+  std::string text;
+  std::string author;
+  std::string at;
 };
 
 struct Page {

@@ -43,6 +43,29 @@ std::string contentTypeFor(const std::filesystem::path& p) {
   return "application/octet-stream";
 }
 
+// Deep links used by alerts and e-mails: /sessions/<id>?t=<seconds> is a real path that opens the
+// portal's player at that moment (/#/sessions/<id>?t=<seconds>). Only ids and numbers pass into
+// the Location header; anything else falls through to the portal page.
+std::optional<std::string> sessionDeepLink(std::string_view path, std::string_view query) {
+  constexpr std::string_view prefix = "/sessions/";
+  if (path.substr(0, prefix.size()) != prefix) return std::nullopt;
+  std::string_view id = path.substr(prefix.size());
+  if (id.empty() || id.size() > 64 ||
+      id.find_first_not_of("0123456789abcdefABCDEF-") != std::string_view::npos)
+    return std::nullopt;
+  std::string location = "/#/sessions/" + std::string(id);
+  for (std::size_t pos = 0; pos < query.size();) {
+    std::size_t amp = query.find('&', pos);
+    std::string_view pair = query.substr(pos, amp == std::string_view::npos ? std::string_view::npos : amp - pos);
+    if (pair.substr(0, 2) == "t=" && pair.size() > 2 && pair.size() < 16 &&
+        pair.find_first_not_of("0123456789.", 2) == std::string_view::npos)
+      location += "?" + std::string(pair);
+    if (amp == std::string_view::npos) break;
+    pos = amp + 1;
+  }
+  return location;
+}
+
 }  // namespace
 
 struct Api::Impl {
@@ -53,6 +76,14 @@ struct Api::Impl {
   HttpResponse staticFile(const HttpRequest& req) {
     if (req.method != "GET" && req.method != "HEAD") return errorResponse(405, "method_not_allowed", "method not allowed");
     std::string path(req.path());
+    if (auto location = sessionDeepLink(path, req.query())) {
+      HttpResponse r;
+      r.status = 302;
+      r.content_type = "text/plain; charset=utf-8";
+      r.headers.emplace_back("Location", *location);
+      r.body = "See " + *location + "\n";
+      return r;
+    }
     if (path.find("..") != std::string::npos || path.find('\\') != std::string::npos || path.find('\0') != std::string::npos)
       return errorResponse(404, "not_found", "not found");
     std::filesystem::path rel = path == "/" ? "index.html" : path.substr(1);

@@ -3,17 +3,38 @@
 // where they hold view_recordings or monitor_live. Recordings need view_recordings (or superuser,
 // or auditor with a membership in the safe) — a session's own user may not download theirs.
 #include <cmath>
+#include <ctime>
 
 #include "recorder/asciicast_reader.hpp"
 #include "server/services/ids.hpp"
 #include "web/api/context.hpp"
+#include "web/api/session_access.hpp"
 
 namespace vigil::web {
 namespace {
 
-const std::vector<std::string> kEventKinds{"command", "file", "lifecycle", "note"};
+const std::vector<std::string> kEventKinds{"command", "file",       "lifecycle",    "note", "output",
+                                           "risk",    "keystrokes", "window_title", "sql"};
 
 json optId(const std::optional<std::int64_t>& v) { return v ? json(*v) : json(nullptr); }
+
+std::vector<std::string> permsIn(const RequestContext& c, const std::optional<std::int64_t>& safe_id) {
+  if (!safe_id) return {};
+  auto m = c.deps.store.membership(*safe_id, c.user().id);
+  return m ? m->permissions : std::vector<std::string>{};
+}
+
+/// Milliseconds between two RFC 3339 UTC second-precision strings ("" end: now).
+std::int64_t durationMs(const std::string& start, const std::string& end) {
+  auto parse = [](const std::string& t) -> std::time_t {
+    std::tm tm{};
+    if (t.empty() || !strptime(t.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm)) return std::time(nullptr);
+    return timegm(&tm);
+  };
+  return std::max<std::int64_t>(0, static_cast<std::int64_t>(parse(end) - parse(start)) * 1000);
+}
+
+}  // namespace
 
 json sessionJson(const store::SessionRecord& s) {
   return json{{"id", s.id},
@@ -41,16 +62,11 @@ json sessionJson(const store::SessionRecord& s) {
               {"recording_bytes", s.recording_bytes},
               {"command_count", s.command_count},
               {"risk_score", s.risk_score},
-              {"review_status", s.review_status}};
+              {"review_status", s.review_status},
+              {"duration_ms", s.duration_ms ? *s.duration_ms : durationMs(s.started_at, s.ended_at)}};
 }
 
-std::vector<std::string> permsIn(const RequestContext& c, const std::optional<std::int64_t>& safe_id) {
-  if (!safe_id) return {};
-  auto m = c.deps.store.membership(*safe_id, c.user().id);
-  return m ? m->permissions : std::vector<std::string>{};
-}
-
-bool canSee(const RequestContext& c, const store::SessionRecord& s) {
+bool canSeeSession(const RequestContext& c, const store::SessionRecord& s) {
   if (c.user().hasRole("superuser")) return true;
   if (s.user_id && *s.user_id == c.user().id) return true;
   auto p = permsIn(c, s.safe_id);
@@ -64,6 +80,10 @@ bool canViewRecording(const RequestContext& c, const store::SessionRecord& s) {
   return hasPermission(m->permissions, "view_recordings") || c.user().hasRole("auditor");
 }
 
+namespace {
+
+bool canSee(const RequestContext& c, const store::SessionRecord& s) { return canSeeSession(c, s); }
+
 store::SessionRecord load(RequestContext& c, bool for_recording = false) {
   const std::string& id = c.params.at(0);
   if (!services::isUuid(id)) throw ApiError(404, "not_found", "no such session");
@@ -73,46 +93,31 @@ store::SessionRecord load(RequestContext& c, bool for_recording = false) {
   return *s;
 }
 
-HttpResponse list(RequestContext& c) {
-  store::Store::SessionFilter f;
-  f.limit = static_cast<int>(c.queryInt("limit", 1, 500).value_or(100));
-  f.user_id = c.queryInt("user_id", 1, INT64_MAX);
-  f.account_id = c.queryInt("account_id", 1, INT64_MAX);
-  f.target_id = c.queryInt("target_id", 1, INT64_MAX);
-  f.safe_id = c.queryInt("safe_id", 1, INT64_MAX);
-  if (auto st = c.queryParam("status")) {
-    if (*st != "active" && *st != "ended") throw ApiError(400, "validation_failed", "status: must be active or ended");
-    f.status = *st;
-  }
-  if (auto b = c.queryParam("before")) {
-    if (!services::isUuid(*b)) throw ApiError(400, "validation_failed", "before: must be a session id");
-    f.before = *b;
-  }
-  for (const char* name : {"q", "match"}) {
-    if (auto v = c.queryParam(name)) {
-      if (v->empty() || v->size() > 200) throw ApiError(400, "validation_failed", std::string(name) + ": 1 to 200 characters");
-      if (v->find('\0') != std::string::npos) throw ApiError(400, "validation_failed", std::string(name) + ": must not contain NUL");
-      (std::string(name) == "q" ? f.text : f.words) = *v;
-    }
-  }
-  if (!c.user().hasRole("superuser")) f.visible_to = c.user().id;
-  auto rows = c.deps.store.listSessions(f);
-  json items = json::array();
-  for (auto& s : rows) items.push_back(sessionJson(s));
-  json next = nullptr;
-  if (!rows.empty() && rows.size() == static_cast<std::size_t>(f.limit)) next = rows.back().id;
-  return jsonResponse(200, json{{"items", items}, {"next_before", next}});
-}
-
 HttpResponse get(RequestContext& c) { return jsonResponse(200, sessionJson(load(c))); }
 
 HttpResponse events(RequestContext& c) {
   auto s = load(c);
-  std::optional<std::string> kind = c.queryParam("kind");
-  if (kind && std::find(kEventKinds.begin(), kEventKinds.end(), *kind) == kEventKinds.end())
-    throw ApiError(400, "validation_failed", "kind: must be command, file, lifecycle or note");
+  // kind=a,b (any of them); q=text (contained, case-insensitive).
+  std::vector<std::string> kinds;
+  if (auto kind = c.queryParam("kind")) {
+    std::size_t start = 0;
+    for (;;) {
+      auto comma = kind->find(',', start);
+      std::string k = kind->substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      if (std::find(kEventKinds.begin(), kEventKinds.end(), k) == kEventKinds.end())
+        throw ApiError(400, "validation_failed",
+                       "kind: must be a comma-separated list of command, file, lifecycle, note, output, risk,"
+                       " keystrokes, window_title, sql");
+      kinds.push_back(k);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  std::optional<std::string> q = c.queryParam("q");
+  if (q && (q->empty() || q->size() > 200 || q->find('\0') != std::string::npos))
+    throw ApiError(400, "validation_failed", "q: 1 to 200 characters");
   auto page = c.page();
-  return pagedResponse(c.deps.store.listSessionEvents(s.id, kind, page), page, [](const store::SessionEvent& e) {
+  return pagedResponse(c.deps.store.listSessionEventsFiltered(s.id, kinds, q, page), page, [](const store::SessionEvent& e) {
     json d = json::parse(e.details_json, nullptr, false);
     return json{{"id", e.id},
                 {"at", e.at},
@@ -157,10 +162,11 @@ HttpResponse recording(RequestContext& c) {
 }  // namespace
 
 void addSessionRoutes(std::vector<Route>& r) {
-  r.push_back({"GET", "/api/v1/sessions", true, list});
+  r.push_back({"GET", "/api/v1/sessions", true, listSessionsHandler});
   r.push_back({"GET", "/api/v1/sessions/{id}", true, get});
   r.push_back({"GET", "/api/v1/sessions/{id}/events", true, events});
   r.push_back({"GET", "/api/v1/sessions/{id}/recording", true, recording});
+  addReviewRoutes(r);
 }
 
 }  // namespace vigil::web

@@ -147,7 +147,7 @@ TEST_CASE("a recorded terminal session: row first, commands, masked password, se
   w.words = "echo";
   hits = e.store().listSessions(w);
   CHECK(std::any_of(hits.begin(), hits.end(), [&](auto& h) { return h.id == id; }));
-  CHECK(e.psql("SELECT count(*) FROM session_events WHERE text ILIKE '%rm -rf%' AND session_id = '" + id + "'") == "1");
+  CHECK(e.psql("SELECT count(*) FROM session_events WHERE kind = 'command' AND text ILIKE '%rm -rf%' AND session_id = '" + id + "'") == "1");
   CHECK(e.psql("SELECT count(*) FROM session_events WHERE to_tsvector('simple', text) @@ "
                "plainto_tsquery('simple', 'rm') AND session_id = '" + id + "'") == "1");
 

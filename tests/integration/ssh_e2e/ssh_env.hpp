@@ -108,7 +108,7 @@ class World {
 
   /// Sessions of an account, newest first (as the superuser).
   std::vector<json> sessionsOf(std::int64_t account_id) {
-    auto r = env_.admin().get("/api/v1/sessions?account_id=" + S(account_id) + "&limit=500");
+    auto r = env_.admin().get("/api/v1/sessions?account_id=" + S(account_id) + "&limit=200");
     INFO(r.body.substr(0, 500));
     REQUIRE(r.status == 200);
     const json body = r.json();  // not a temporary: the loop below reads into it

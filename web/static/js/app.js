@@ -18,6 +18,8 @@ import * as riskRulesView from './views/risk-rules.js';
 import * as profileView from './views/profile.js';
 import * as sessionsView from './views/sessions.js';
 import * as terminalView from './views/terminal.js';
+import * as playerView from './views/player.js';
+import * as reviewQueueView from './views/review-queue.js';
 
 const canSeeSafes = () => isVaultAdmin() || managesSafes();
 
@@ -25,7 +27,10 @@ const canSeeSafes = () => isVaultAdmin() || managesSafes();
 const ROUTES = [
   { path: 'my-accounts', title: 'My accounts', view: myAccountsView, nav: true, allowed: () => true },
   { path: 'terminal/:id', title: 'Terminal', view: terminalView, allowed: () => true },
-  { path: 'sessions', title: 'Sessions', view: sessionsView, nav: true, allowed: () => true },
+  { path: 'sessions', title: 'Recordings', view: sessionsView, nav: true, allowed: () => true },
+  { path: 'sessions/:id', title: 'Player', view: playerView, allowed: () => true },
+  // Reviewing is decided by the server per safe (403); the link is for the roles that usually may.
+  { path: 'review-queue', title: 'Review queue', view: reviewQueueView, nav: () => hasRole('auditor', 'superuser'), allowed: () => true },
   { path: 'safes', title: 'Safes', view: safesView, nav: true, allowed: canSeeSafes },
   { path: 'safes/:id', title: 'Safe', view: safeDetailView, allowed: canSeeSafes },
   { path: 'targets', title: 'Targets', view: targetsView, nav: true, allowed: isVaultAdmin },
@@ -41,9 +46,25 @@ const main = document.getElementById('main');
 const topbar = document.getElementById('topbar');
 let pendingRoute = null; // where to go after logging in
 
+/** The hash route without its query (`#/sessions/x?t=5` → `sessions/x`). */
 function currentPath() {
   const hash = window.location.hash;
-  return hash.startsWith('#/') ? decodeURIComponent(hash.slice(2)) : '';
+  if (!hash.startsWith('#/')) return '';
+  const q = hash.indexOf('?');
+  return decodeURIComponent(q < 0 ? hash.slice(2) : hash.slice(2, q));
+}
+
+/** The hash route's query (`#/sessions?user=a` → URLSearchParams {user: a}). */
+function currentQuery() {
+  const hash = window.location.hash;
+  const q = hash.indexOf('?');
+  return new URLSearchParams(q < 0 ? '' : hash.slice(q + 1));
+}
+
+/** The full hash route with its query, to come back to after logging in. */
+function currentRoute() {
+  const hash = window.location.hash;
+  return hash.startsWith('#/') ? hash.slice(2) : '';
 }
 
 export function navigate(path) {
@@ -106,7 +127,7 @@ async function refreshSession() {
 function renderTopbar() {
   const user = currentUser();
   const nav = document.getElementById('nav');
-  const links = ROUTES.filter((r) => r.nav && r.allowed() && (!user.must_change_password || r.path === 'profile'))
+  const links = ROUTES.filter((r) => (typeof r.nav === 'function' ? r.nav() : r.nav) && r.allowed() && (!user.must_change_password || r.path === 'profile'))
     .map((r) => h('a', { href: '#/' + r.path, class: 'nav-link', dataset: { route: r.path }, text: r.title }));
   replace(nav, links);
   const roles = (user.roles || []).map((r) => badge(ROLE_LABELS[r] || r, 'role'));
@@ -146,7 +167,7 @@ async function logout() {
 function route() {
   const path = currentPath();
   if (!currentUser()) {
-    if (path && path !== 'login') pendingRoute = path;
+    if (path && path !== 'login') pendingRoute = currentRoute();
     if (path !== 'login') { window.location.hash = '#/login'; return; }
     renderLogin();
     return;
@@ -170,7 +191,7 @@ function route() {
     main.append(emptyState('No access', 'Your roles do not include access to this page. Ask a Vigil superuser if you need it.'));
     return;
   }
-  r.view.render(main, { params, navigate, user: currentUser(), refreshTopbar: renderTopbar, refreshSession });
+  r.view.render(main, { params, query: currentQuery(), navigate, user: currentUser(), refreshTopbar: renderTopbar, refreshSession });
   if (document.activeElement === document.body || !main.contains(document.activeElement)) {
     main.focus({ preventScroll: true });
   }
@@ -182,7 +203,7 @@ api.setUnauthenticatedHandler(() => {
   clearToasts();
   for (const dialog of document.querySelectorAll('dialog')) dialog.close();
   const path = currentPath();
-  pendingRoute = path && path !== 'login' ? path : null;
+  pendingRoute = path && path !== 'login' ? currentRoute() : null;
   topbar.hidden = true;
   renderLogin('Your session has ended. Please sign in again.');
   if (currentPath() !== 'login') history.replaceState(null, '', '#/login');
@@ -208,7 +229,7 @@ async function boot() {
     clearSession();
     if (error.status !== 401) {
       const path = currentPath();
-      if (path && path !== 'login') pendingRoute = path;
+      if (path && path !== 'login') pendingRoute = currentRoute();
       renderLogin(error.status === 0 ? error.message : null);
       if (currentPath() !== 'login') history.replaceState(null, '', '#/login');
       window.addEventListener('hashchange', route);

@@ -1,0 +1,15 @@
+#pragma once
+// Internal to server/store: the sessions row as every session query selects and reads it.
+#include <string>
+
+#include <pqxx/pqxx>
+
+#include "server/store/types.hpp"
+
+namespace vigil::store {
+
+/// The columns of `sessions s` readSession() expects, in order (25 columns).
+extern const std::string kSessionColumns;
+SessionRecord readSession(const pqxx::row& r);
+
+}  // namespace vigil::store

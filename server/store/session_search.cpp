@@ -1,0 +1,208 @@
+// Recordings search: GET /sessions filters and sorts with keyset pagination, GET /search hits,
+// the review queue. One statement serves every filter combination (absent filters are NULLs);
+// the sort picks the ORDER BY and the keyset condition, so a page starts strictly after the
+// last row of the previous one whatever was inserted meanwhile.
+#include <stdexcept>
+
+#include "server/store/pool.hpp"
+#include "server/store/session_rows.hpp"
+
+namespace vigil::store {
+namespace {
+
+const std::string kDuration =
+    "(extract(epoch from (coalesce(s.ended_at, now()) - s.started_at)) * 1000)::bigint";
+const std::string kStartedUs = "(extract(epoch from s.started_at) * 1000000)::bigint";
+const std::string kKeyTime = "('epoch'::timestamptz + $27::bigint * interval '1 microsecond')";
+
+std::string likePattern(const std::string& text) {
+  std::string p = "%";
+  for (char c : text) {
+    if (c == '%' || c == '_' || c == '\\') p += '\\';
+    p += c;
+  }
+  return p + "%";
+}
+
+struct Order {
+  std::string keyset;  // uses $26 (a), $27 (b), $28 (id)
+  std::string order_by;
+};
+
+Order orderFor(const std::string& sort) {
+  if (sort == "started_desc")
+    return {"(s.started_at, s.id) < ('epoch'::timestamptz + $26::bigint * interval '1 microsecond', $28::uuid)",
+            "s.started_at DESC, s.id DESC"};
+  if (sort == "started_asc")
+    return {"(s.started_at, s.id) > ('epoch'::timestamptz + $26::bigint * interval '1 microsecond', $28::uuid)",
+            "s.started_at ASC, s.id ASC"};
+  if (sort == "risk_desc")
+    return {"(s.risk_score, s.started_at, s.id) < ($26::int, " + kKeyTime + ", $28::uuid)",
+            "s.risk_score DESC, s.started_at DESC, s.id DESC"};
+  if (sort == "duration_desc")
+    return {"(" + kDuration + ", s.id) < ($26::bigint, $28::uuid)", kDuration + " DESC, s.id DESC"};
+  if (sort == "queue")
+    return {"(s.risk_score < $26::int OR (s.risk_score = $26::int AND (s.started_at, s.id) > (" + kKeyTime +
+                ", $28::uuid)))",
+            "s.risk_score DESC, s.started_at ASC, s.id ASC"};
+  throw std::invalid_argument("unknown sort " + sort);
+}
+
+/// An event's text contains the pattern $like (ILIKE, trigram index) or matches the words of $words
+/// (full text, the 'simple' configuration: no stemming, so file names and flags match as typed).
+std::string eventMatch(int like, int words) {
+  return "(e.text ILIKE $" + std::to_string(like) + " OR to_tsvector('simple', e.text) @@ plainto_tsquery('simple', $" +
+         std::to_string(words) + "))";
+}
+
+}  // namespace
+
+SessionPage Store::querySessions(const SessionQuery& q) {
+  const Order order = orderFor(q.sort);
+  const std::string sql =
+      "SELECT " + kSessionColumns + ", " + kDuration + ", " + kStartedUs +
+      " FROM sessions s WHERE ($1::uuid IS NULL OR s.id < $1::uuid)"
+      " AND ($3::bigint IS NULL OR s.user_id = $3) AND ($4::bigint IS NULL OR s.account_id = $4)"
+      " AND ($5::bigint IS NULL OR s.target_id = $5) AND ($6::bigint IS NULL OR s.safe_id = $6)"
+      " AND ($7::text IS NULL OR ($7 = 'active') = (s.ended_at IS NULL))"
+      " AND ($8::bigint IS NULL OR s.user_id = $8 OR EXISTS (SELECT 1 FROM safe_members m"
+      "      WHERE m.safe_id = s.safe_id AND m.user_id = $8"
+      "      AND m.permissions && ARRAY['view_recordings','monitor_live']))"
+      " AND ($9::text IS NULL OR EXISTS (SELECT 1 FROM session_events e WHERE e.session_id = s.id"
+      "      AND e.text ILIKE $9))"
+      " AND ($10::text IS NULL OR EXISTS (SELECT 1 FROM session_events e WHERE e.session_id = s.id"
+      "      AND to_tsvector('simple', e.text) @@ plainto_tsquery('simple', $10)))"
+      " AND ($11::text IS NULL OR s.username = $11) AND ($12::text IS NULL OR s.protocol = $12)"
+      " AND ($13::text IS NULL OR s.review_status = $13)"
+      " AND ($14::timestamptz IS NULL OR s.started_at >= $14::timestamptz)"
+      " AND ($15::timestamptz IS NULL OR s.started_at <= $15::timestamptz)"
+      " AND ($16::timestamptz IS NULL OR s.started_at < $16::timestamptz)"
+      " AND ($17::int IS NULL OR s.risk_score >= $17) AND ($18::int IS NULL OR s.risk_score <= $18)"
+      " AND ($19::bigint IS NULL OR " + kDuration + " >= $19) AND ($20::bigint IS NULL OR " + kDuration + " <= $20)"
+      " AND ($21::text IS NULL OR EXISTS (SELECT 1 FROM session_events e WHERE e.session_id = s.id AND " +
+      eventMatch(21, 22) + "))"
+      " AND ($23::bigint IS NULL OR (s.review_status = 'unreviewed' AND s.ended_at IS NOT NULL"
+      "      AND s.user_id IS DISTINCT FROM $23 AND ($24::boolean OR EXISTS (SELECT 1 FROM safe_members m"
+      "      WHERE m.safe_id = s.safe_id AND m.user_id = $23"
+      "      AND ($25::boolean OR 'view_recordings' = ANY(m.permissions))))))"
+      " AND ($28::uuid IS NULL OR " + order.keyset + ")"
+      " ORDER BY " + order.order_by + " LIMIT $2";
+  std::optional<std::string> like, search_like, search_words;
+  if (q.text) like = likePattern(*q.text);
+  if (q.search) search_like = likePattern(*q.search), search_words = *q.search;
+  std::optional<std::int64_t> ka, kb;
+  std::optional<std::string> kid;
+  if (q.after) ka = q.after->a, kb = q.after->b, kid = q.after->id;
+  return inRead(*pool_, [&](pqxx::nontransaction& tx) {
+    SessionPage page;
+    std::vector<std::int64_t> started_us;
+    auto rows = tx.exec_params(sql, q.before, q.limit, q.user_id, q.account_id, q.target_id, q.safe_id, q.status,
+                               q.visible_to, like, q.words, q.username, q.protocol, q.review_status, q.from, q.to,
+                               q.to_before, q.min_risk, q.max_risk, q.min_duration_ms, q.max_duration_ms,
+                               search_like, search_words, q.reviewable_by, q.reviewer_is_superuser,
+                               q.reviewer_is_auditor, ka, kb, kid);
+    for (const auto& row : rows) {
+      SessionRecord s = readSession(row);
+      s.duration_ms = row[25].as<std::int64_t>();
+      started_us.push_back(row[26].as<std::int64_t>());
+      page.items.push_back(std::move(s));
+    }
+    if (!page.items.empty() && page.items.size() == static_cast<std::size_t>(q.limit)) {
+      const auto& last = page.items.back();
+      SessionQuery::Key k;
+      k.id = last.id;
+      if (q.sort == "started_desc" || q.sort == "started_asc") k.a = started_us.back();
+      else if (q.sort == "duration_desc") k.a = *last.duration_ms;
+      else k.a = last.risk_score, k.b = started_us.back();
+      page.next = k;
+    }
+    return page;
+  });
+}
+
+std::vector<SearchHit> Store::searchHits(const std::vector<std::string>& session_ids, const std::string& text,
+                                         int per_session) {
+  if (session_ids.empty()) return {};
+  std::string ids = "{";
+  for (const auto& id : session_ids) ids += (ids.size() > 1 ? "," : "") + id;
+  ids += "}";
+  return inRead(*pool_, [&](pqxx::nontransaction& tx) {
+    std::vector<SearchHit> out;
+    const std::string sql =
+        "SELECT id, session_id::text, kind, offset_ms, at_text, text FROM ("
+        " SELECT e.id, e.session_id, e.kind, e.offset_ms, " + rfc3339("e.at") + " AS at_text, e.text,"
+        "  row_number() OVER (PARTITION BY e.session_id ORDER BY e.offset_ms, e.id) AS n"
+        " FROM session_events e WHERE e.session_id = ANY($1::uuid[]) AND " + eventMatch(3, 4) +
+        ") x WHERE n <= $2 ORDER BY session_id, offset_ms, id";
+    auto rows = tx.exec_params(sql, ids, per_session, likePattern(text), text);
+    for (const auto& r : rows) {
+      SearchHit h;
+      h.event_id = r[0].as<std::int64_t>();
+      h.session_id = r[1].c_str();
+      h.kind = r[2].c_str();
+      h.offset_ms = r[3].as<std::int64_t>();
+      h.at = r[4].c_str();
+      h.text = r[5].c_str();
+      out.push_back(std::move(h));
+    }
+    return out;
+  });
+}
+
+std::vector<SessionEvent> Store::listSessionEventsFiltered(const std::string& session_id,
+                                                         const std::vector<std::string>& kinds,
+                                                         const std::optional<std::string>& text, const Page& page) {
+  std::optional<std::string> kind_array;
+  if (!kinds.empty()) {
+    // Kinds are checked against the known list by the caller; quoted anyway.
+    std::string a = "{";
+    for (const auto& k : kinds) a += (a.size() > 1 ? ",\"" : "\"") + k + "\"";
+    kind_array = a + "}";
+  }
+  std::optional<std::string> like;
+  if (text) like = likePattern(*text);
+  return inRead(*pool_, [&](pqxx::nontransaction& tx) {
+    std::vector<SessionEvent> out;
+    auto r = tx.exec_params(
+        "SELECT id, session_id::text, " + rfc3339("at") + ", offset_ms, kind, text, details::text"
+        " FROM session_events WHERE session_id = $1::uuid AND id > $2 AND ($4::text[] IS NULL OR kind = ANY($4::text[]))"
+        " AND ($5::text IS NULL OR text ILIKE $5) ORDER BY id LIMIT $3",
+        session_id, page.after, page.limit, kind_array, like);
+    for (const auto& row : r) {
+      SessionEvent e;
+      e.id = row[0].as<std::int64_t>();
+      e.session_id = row[1].c_str();
+      e.at = row[2].c_str();
+      e.offset_ms = row[3].as<std::int64_t>();
+      e.kind = row[4].c_str();
+      e.text = row[5].c_str();
+      e.details_json = row[6].c_str();
+      out.push_back(std::move(e));
+    }
+    return out;
+  });
+}
+
+std::vector<SessionEvent> Store::sessionEventsOfKind(const std::string& session_id, const std::string& kind,
+                                                     int limit) {
+  return inRead(*pool_, [&](pqxx::nontransaction& tx) {
+    std::vector<SessionEvent> out;
+    auto r = tx.exec_params("SELECT id, " + rfc3339("at") + ", offset_ms, text, details::text FROM session_events"
+                            " WHERE session_id = $1::uuid AND kind = $2 ORDER BY offset_ms, id LIMIT $3",
+                            session_id, kind, limit);
+    for (const auto& row : r) {
+      SessionEvent e;
+      e.id = row[0].as<std::int64_t>();
+      e.session_id = session_id;
+      e.at = row[1].c_str();
+      e.offset_ms = row[2].as<std::int64_t>();
+      e.kind = kind;
+      e.text = row[3].c_str();
+      e.details_json = row[4].c_str();
+      out.push_back(std::move(e));
+    }
+    return out;
+  });
+}
+
+}  // namespace vigil::store
