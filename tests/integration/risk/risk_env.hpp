@@ -114,7 +114,8 @@ class World {
 
   /// The newest session of the account.
   json newestSession() {
-    auto r = env_.admin().get("/api/v1/sessions?account_id=" + S(account) + "&limit=1");
+    auto r = env_.admin().get("/api/v1/sessions?account_id=" + S(account));
+    INFO(r.body.substr(0, 400));
     REQUIRE(r.status == 200);
     const json body = r.json();
     REQUIRE_FALSE(body["items"].empty());
