@@ -100,6 +100,14 @@ class SessionControl {
   virtual void terminate(const std::string& reason) = 0;
 };
 
+/// What the proxy does with a chunk of the person's terminal input that submits a line (holds a
+/// CR), decided by the session core before the chunk is forwarded (the risk engine's blocking).
+struct InputDecision {
+  bool forward = true;      // false: send `replacement` to the target instead of the chunk
+  std::string replacement;  // e.g. "\x15" (Ctrl-U: the shell discards the typed line)
+  std::string notice;       // written to the person's terminal (why), may be empty
+};
+
 /// One proxied session as the session core sees it. All methods are called from the session's
 /// own thread (the proxy's event loop); byte arguments are borrowed for the call. Implementations
 /// never block on the network or the database on this path (they queue).
@@ -121,6 +129,13 @@ class Session {
   virtual void output(std::string_view bytes) = 0;
   /// Person -> target bytes of the terminal.
   virtual void input(std::string_view bytes) = 0;
+  /// Asked before forwarding terminal input that holds a CR (a line is submitted), before
+  /// input(): the session core may replace the chunk (a blocked command never reaches the
+  /// target). The proxy then passes what it forwarded to input(). Default: forward as is.
+  virtual InputDecision screenInput(std::string_view bytes) {
+    (void)bytes;
+    return {};
+  }
   virtual void resize(int cols, int rows) = 0;
   virtual void fileOperation(const FileOperation& op) = 0;
   /// Anything else worth a timeline entry: "port_forward_refused", "exit_status", "signal", ...

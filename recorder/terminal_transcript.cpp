@@ -213,6 +213,8 @@ void TerminalTranscript::finish(const Line& line) {
   commands_.push_back({toUtf8(view), line.t, false});
 }
 
+std::string TerminalTranscript::activeText() const { return active_ ? toUtf8(lineText(*active_)) : std::string(); }
+
 bool TerminalTranscript::lineEchoed() const { return active_ && !lineText(*active_).empty(); }
 
 std::optional<std::string> TerminalTranscript::submittedText(std::uint64_t id) const {

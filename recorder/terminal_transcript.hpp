@@ -57,6 +57,9 @@ class TerminalTranscript {
   /// While submitted line `id` waits for the shell's newline: its screen text as lineEchoed()
   /// reads it (prompt removed, trimmed, UTF-8). Empty once the newline came (or it was dropped).
   std::optional<std::string> submittedText(std::uint64_t id) const;
+  /// The line being typed (keys since the last Enter) as the screen shows it, prompt removed,
+  /// trimmed, UTF-8; empty when nothing was typed or nothing echoed (a password prompt).
+  std::string activeText() const;
   /// The visible screen as UTF-8, one '\n'-terminated line per row, trailing blanks trimmed.
   std::string screenText() const;
   /// Rows above the cursor's (lines the terminal has moved past), or every row with `all`, as

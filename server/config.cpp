@@ -244,6 +244,13 @@ Config fromNode(const YAML::Node& root) {
              [&](const YAML::Node& n, const std::string& k) {
                applyMap(n, k, {{"launch_token_ttl_seconds", integer(c.sessions.launch_token_ttl_seconds, 1, 3600)}});
              }},
+            {"risk",
+             [&](const YAML::Node& n, const std::string& k) {
+               applyMap(n, k,
+                        {{"rules_file", str(c.risk.rules_file)},
+                         {"poll_interval_ms", integer(c.risk.poll_interval_ms, 100, 60000)}});
+               if (c.risk.rules_file.empty()) throw ConfigError(k + ".rules_file", "must name a file");
+             }},
             {"siem", [&](const YAML::Node& n, const std::string& k) { parseSiem(n, k, c.siem); }},
             {"node",
              [&](const YAML::Node& n, const std::string& k) {

@@ -85,6 +85,13 @@ struct SessionsConfig {
   int launch_token_ttl_seconds = 60;
 };
 
+struct RiskConfig {
+  /// The risk rules (YAML, docs/risk.md); reloaded on SIGHUP, when its mtime changes, and by
+  /// POST /api/v1/risk/rules/reload.
+  std::string rules_file = VIGIL_DEFAULT_RISK_RULES;
+  int poll_interval_ms = 1000;  // mtime and session-duration checks
+};
+
 struct NodeConfig {
   std::string name;  // default: the host name
 };
@@ -128,6 +135,7 @@ struct Config {
   RecordingsConfig recordings;
   SessionsConfig sessions;
   NodeConfig node;
+  RiskConfig risk;
   SiemConfig siem;
 
   std::filesystem::path masterKeyPath() const;

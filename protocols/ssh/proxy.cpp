@@ -217,6 +217,17 @@ bool Pump::pumpInput() {
     moved = true;
     std::string_view data(buf.data(), n);
     if (suspended_) continue;
+    std::string replaced;  // a submitted line the session core blocked (risk rules)
+    if (terminal_ && data.find('\r') != std::string_view::npos) {
+      auto d = session_.screenInput(data);
+      if (!d.forward) {
+        if (!d.notice.empty()) person_.notice(d.notice);
+        replaced = std::move(d.replacement);
+        data = replaced;
+        n = data.size();
+        if (n == 0) continue;
+      }
+    }
     int w = ssh_channel_write(tch_, data.data(), static_cast<uint32_t>(n));
     if (w < 0) break;
     bytes_from_client_ += n;

@@ -6,6 +6,8 @@
 
 #include <iostream>
 
+#include <nlohmann/json.hpp>
+
 #include <spdlog/spdlog.h>
 
 #include "server/auth/password.hpp"
@@ -56,6 +58,7 @@ int serve(const GlobalOptions& g) {
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGINT);
   sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGHUP);  // reloads the risk rules
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -81,6 +84,25 @@ int serve(const GlobalOptions& g) {
   if (int n = gatekeeper.closeInterruptedSessions(); n > 0)
     spdlog::warn("closed {} session(s) left open by an earlier crash (end reason: interrupted)", n);
 
+  // SOC controls of live sessions on this node and, by LISTEN/NOTIFY, on the others.
+  services::LiveControl live_control(*rt.store, rt.cfg.node.name);
+  live_control.start();
+
+  // Risk rules: an unusable file at start stops start-up (later reloads keep the old rules).
+  auto risk = std::make_shared<services::RiskService>(
+      *rt.store, gatekeeper.eventWriter(),
+      services::RiskService::Options{rt.cfg.risk.rules_file, std::chrono::milliseconds(rt.cfg.risk.poll_interval_ms)});
+  if (auto r = risk->reload(); !r.ok) {
+    std::cerr << "vigil: risk rules " << rt.cfg.risk.rules_file << ": " << r.error.message() << "\n";
+    return kExitFailure;
+  }
+  // lock_user ends the user's other sessions, on every node.
+  risk->terminate_user_sessions = [&live_control](std::int64_t user_id, const std::string& reason) {
+    live_control.terminateUserSessions(user_id, reason);
+  };
+  risk->start();
+  gatekeeper.setRisk(risk);
+
   // The SSH listener binds before the portal so that the port shown for launch commands is real.
   std::unique_ptr<ssh::SshListener> ssh_listener;
   if (rt.cfg.ssh.enabled) {
@@ -103,14 +125,12 @@ int serve(const GlobalOptions& g) {
 
   web::ApiDeps deps{rt.cfg, *rt.store, *rt.vault, auth};
   deps.gatekeeper = &gatekeeper;
+  deps.risk = risk.get();
   // The browser terminal runs through the same proxy core as native ssh clients.
   ssh::WebTerminalOptions wto;
   wto.connect_timeout_seconds = rt.cfg.ssh.connect_timeout_seconds;
   deps.terminal_opener = ssh::makeTerminalOpener(gatekeeper, wto);
   deps.terminal_gatekeeper = &gatekeeper;
-  // SOC controls of live sessions on this node and, by LISTEN/NOTIFY, on the others.
-  services::LiveControl live_control(*rt.store, rt.cfg.node.name);
-  live_control.start();
   deps.live = &live_control;
   web::Api api(deps);
 
@@ -143,11 +163,18 @@ int serve(const GlobalOptions& g) {
             << "Portal: " << cfg.publicUrl(server.port()) << std::endl;
 
   int sig = 0;
-  sigwait(&sigs, &sig);
+  while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
+    auto r = risk->reload();
+    rt.store->audit({0, "", std::nullopt, "vigil", "", "risk_rules_reload", "risk_rules", rt.cfg.risk.rules_file,
+                     r.ok ? "ok" : "failed",
+                     nlohmann::json{{"trigger", "SIGHUP"}, {"version", r.version}, {"rules", r.rules},
+                                    {"error", r.error.message()}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
+  }
   spdlog::info("received signal {}, shutting down", sig);
   server.stop();
   if (ssh_listener) ssh_listener->stop();  // sessions end as client_closed, recordings closed
   siem.stop();  // after the sessions' end events are written and queued
+  risk->stop();  // its thread may call live_control, which goes out of scope first
   return kExitOk;  // Runtime's destructor closes the pool and stops the embedded cluster
 }
 

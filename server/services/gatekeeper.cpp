@@ -392,6 +392,7 @@ std::unique_ptr<proto::Session> SessionGatekeeper::startSession(const proto::Gra
     p.credential.username = account->username;
     p.credential.kind = account->secret_kind;
     p.credential.secret = std::move(*secret);
+    p.risk = risk_;
     auto session = std::make_unique<SessionRecorder>(store_, events_, std::move(p));
 
     store::AuditEntry e;

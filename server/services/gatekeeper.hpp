@@ -15,6 +15,7 @@
 #include "protocols/session.hpp"
 #include "server/config.hpp"
 #include "server/services/auth_service.hpp"
+#include "server/services/risk_monitor.hpp"
 #include "server/services/session_event_writer.hpp"
 #include "server/services/vault.hpp"
 #include "server/store/store.hpp"
@@ -54,6 +55,8 @@ class SessionGatekeeper : public proto::Gatekeeper {
   int closeInterruptedSessions();
   /// The shared timeline writer (tests flush it to read what a session wrote).
   SessionEventWriter& eventWriter() { return *events_; }
+  /// The risk engine sessions evaluate against (set before the listeners start).
+  void setRisk(std::shared_ptr<RiskService> risk) { risk_ = std::move(risk); }
 
  private:
   struct Check;  // the outcome of the authorization rules
@@ -71,6 +74,7 @@ class SessionGatekeeper : public proto::Gatekeeper {
   Vault& vault_;
   AuthService& auth_;
   std::shared_ptr<SessionEventWriter> events_;
+  std::shared_ptr<RiskService> risk_;
 };
 
 }  // namespace vigil::services

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
@@ -39,6 +40,7 @@ bool makePrivateDirs(const std::filesystem::path& dir) {
 SessionRecorder::SessionRecorder(store::Store& store, std::shared_ptr<SessionEventWriter> events, Params params)
     : store_(store), events_(std::move(events)), p_(std::move(params)) {
   live_ = LiveRegistry::instance().add({p_.id, p_.node, p_.grant.user_id, p_.grant.username, p_.grant.safe_id});
+  if (p_.risk) risk_ = p_.risk->openSession({p_.id, p_.grant.user_id, p_.grant.username});
 }
 
 SessionRecorder::~SessionRecorder() {
@@ -86,6 +88,7 @@ void SessionRecorder::takeCommands() {
     e.text = std::move(c.text);
     e.details_json = c.masked ? R"({"masked":true})" : "{}";
     if (!c.masked) ++command_count_;
+    if (risk_ && !c.masked) risk_->evaluate(risk::MatchType::Command, e.text, e.offset_ms, false);
     if (!events_->push(std::move(e))) {
       sessionLog()->error("session={} the event queue is full; a command was dropped", p_.id);
       if (p_.record) healthy_->store(false);
@@ -137,6 +140,7 @@ void SessionRecorder::channelOpened(std::string_view kind, std::string_view comm
   if (!command.empty()) {
     ++command_count_;
     event("command", std::string(command), R"({"exec":true})");
+    if (risk_) risk_->evaluate(risk::MatchType::Command, command, offsetMs(), false);
   } else {
     event("lifecycle", "shell", json{{"term", term}, {"cols", cols}, {"rows", rows}}.dump(-1, ' ', false, json::error_handler_t::replace));
   }
@@ -182,6 +186,23 @@ void SessionRecorder::input(std::string_view bytes) {
   if (!transcript_) return;
   keys_->input(bytes, seconds());
   takeCommands();
+}
+
+proto::InputDecision SessionRecorder::screenInput(std::string_view bytes) {
+  if (ended_ || !risk_ || !transcript_) return {};
+  // The submitted line as the screen shows it, plus what this chunk types before its Enter (a
+  // pasted line has not echoed yet); a chunk with editing keys is left to the screen alone.
+  std::string line = transcript_->activeText();
+  std::string_view typed = bytes.substr(0, bytes.find('\r'));
+  if (std::none_of(typed.begin(), typed.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; }))
+    line.append(typed);
+  auto v = risk_->evaluate(risk::MatchType::Command, line, offsetMs(), true);
+  if (!v.block) return {};
+  proto::InputDecision d;
+  d.forward = false;
+  d.replacement = "\x15\x03";  // kill the typed line, then a fresh prompt
+  d.notice = "\r\nVigil blocked this command: " + v.rule->description + " [rule " + v.rule->id + "]\r\n";
+  return d;
 }
 
 void SessionRecorder::resize(int cols, int rows) {
@@ -233,6 +254,10 @@ void SessionRecorder::end(std::string_view reason, std::string_view detail, std:
   wipeCredential(p_.credential);
   live_->ended(std::string(reason.empty() ? "error" : reason));
   LiveRegistry::instance().remove(p_.id);
+  if (risk_) {
+    risk_->setControl(nullptr);
+    p_.risk->closeSession(risk_);
+  }
 
   store::SessionEnd e;
   e.id = p_.id;

@@ -20,6 +20,7 @@
 #include "recorder/keystroke_masker.hpp"
 #include "recorder/terminal_transcript.hpp"
 #include "server/services/live_registry.hpp"
+#include "server/services/risk_monitor.hpp"
 #include "server/services/session_event_writer.hpp"
 #include "server/services/shown_text.hpp"
 #include "server/store/store.hpp"
@@ -40,6 +41,7 @@ class SessionRecorder : public proto::Session {
     std::string recording_file;  // absolute path of the .cast.zst ('' when not recorded)
     std::chrono::milliseconds flush_interval{1000};
     proto::Credential credential;
+    std::shared_ptr<RiskService> risk;  // null: no risk rules
   };
   SessionRecorder(store::Store& store, std::shared_ptr<SessionEventWriter> events, Params params);
   /// Without end(): ends with reason "error".
@@ -50,11 +52,13 @@ class SessionRecorder : public proto::Session {
   void setControl(proto::SessionControl* control) override {
     control_ = control;
     live_->setControl(control);
+    if (risk_) risk_->setControl(control);
   }
   void channelOpened(std::string_view kind, std::string_view command, std::string_view term, int cols,
                      int rows) override;
   void output(std::string_view bytes) override;
   void input(std::string_view bytes) override;
+  proto::InputDecision screenInput(std::string_view bytes) override;
   void resize(int cols, int rows) override;
   void fileOperation(const proto::FileOperation& op) override;
   void note(std::string_view kind, std::string_view text) override;
@@ -86,6 +90,7 @@ class SessionRecorder : public proto::Session {
   bool ended_ = false;
   int command_count_ = 0;
   std::shared_ptr<LiveSession> live_;  // this session in the node's LiveRegistry (watch, control)
+  std::shared_ptr<SessionRisk> risk_;  // this session's risk evaluation (risk_monitor.hpp)
 
 };
 

@@ -146,6 +146,22 @@ class Store {
   std::vector<SessionEvent> listSessionEvents(const std::string& session_id, const std::optional<std::string>& kind,
                                               const Page& page);
 
+  // ---- risk (server/store/alerts.cpp)
+  /// Inserts an alert; returns its id.
+  std::int64_t insertAlert(const Alert& a);
+  struct AlertFilter {
+    std::optional<std::string> status;      // "open" | "acknowledged"
+    std::optional<std::string> session_id;
+    std::optional<std::int64_t> since_id;   // ids greater than this (live polling)
+    int limit = 100;
+  };
+  /// Newest first (oldest first with since_id, for polling in order).
+  std::vector<Alert> listAlerts(const AlertFilter& f);
+  /// Marks an alert acknowledged; nullopt if there is none with this id.
+  std::optional<Alert> acknowledgeAlert(std::int64_t id, const std::string& by);
+  void addSessionRiskScore(const std::string& session_id, int delta);
+  /// Locks (or unlocks) a user account; false if there is no such user.
+  bool setUserLocked(std::int64_t user_id, bool locked);
   // ---- recordings search and review (issue 4; server/store/session_search.cpp, reviews.cpp)
   /// One keyset page of sessions in `q.sort` order.
   SessionPage querySessions(const SessionQuery& q);

@@ -254,3 +254,26 @@ struct Page {
 };
 
 }  // namespace vigil::store
+
+namespace vigil::store {
+
+/// A risk alert (table alerts): a rule matched in a session.
+struct Alert {
+  std::int64_t id = 0;
+  std::string at;
+  std::string session_id;
+  std::int64_t offset_ms = 0;
+  std::optional<std::int64_t> user_id;
+  std::string username;
+  std::string rule_id;
+  std::string severity;
+  int score = 0;
+  std::vector<std::string> actions;
+  std::string message;
+  std::string matched;
+  std::string status = "open";
+  std::string acknowledged_by;
+  std::string acknowledged_at;
+};
+
+}  // namespace vigil::store

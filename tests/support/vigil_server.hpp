@@ -140,6 +140,8 @@ class VigilServer {
   }
 
   int port() const { return port_; }
+  /// The server's process id (signals in tests: SIGHUP reloads the risk rules).
+  int pid() const { return pid_; }
   /// The SSH listener's port (0 when the server printed none).
   int sshPort() const { return ssh_port_; }
   const std::string& adminPassword() const { return admin_password_; }

@@ -165,6 +165,7 @@ Api::Api(ApiDeps deps) : impl_(std::make_unique<Impl>(Impl{deps, {}, deps.cfg.we
   addSshKeyRoutes(r);
   addTerminalRoutes(r);
   addLiveRoutes(r);
+  addRiskRoutes(r);
 }
 
 Api::~Api() = default;

@@ -27,6 +27,8 @@ struct ApiDeps {
   services::SessionGatekeeper* gatekeeper = nullptr;
   /// Live SOC controls (suspend/resume/terminate, cross-node); null: those answer 503.
   services::LiveControl* live = nullptr;
+  /// The risk engine (GET/POST /api/v1/risk/rules...); null: those endpoints answer 503.
+  services::RiskService* risk = nullptr;
 };
 
 class Api {

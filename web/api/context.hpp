@@ -103,6 +103,7 @@ class LiveFeed;
 /// True for the live SOC's socket paths (/api/v1/live, /api/v1/sessions/{id}/watch).
 bool isLiveSocketPath(std::string_view path);
 std::shared_ptr<WebSocketEndpoint> openLiveSocket(ApiDeps& deps, LiveFeed& feed, const HttpRequest& req);
+void addRiskRoutes(std::vector<Route>& r);
 /// WebSocket upgrades under /api/v1 (the browser terminal); throws ApiError to refuse.
 std::shared_ptr<WebSocketEndpoint> openTerminalSocket(ApiDeps& deps, const HttpRequest& req);
 

@@ -414,3 +414,13 @@ TEST_CASE("loadConfig reads a file and names an unreadable one", "[config]") {
   }
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("risk.rules_file defaults to the shipped rules and can be set", "[config][risk]") {
+  CHECK(parseConfig("").risk.rules_file == VIGIL_DEFAULT_RISK_RULES);
+  Config c = parseConfig("risk: {rules_file: /etc/vigil/r.yaml, poll_interval_ms: 250}\n");
+  CHECK(c.risk.rules_file == "/etc/vigil/r.yaml");
+  CHECK(c.risk.poll_interval_ms == 250);
+  expectKey("risk: {poll_interval_ms: 5}\n", "risk.poll_interval_ms");
+  expectKey("risk: {rules_file: ''}\n", "risk.rules_file");
+  expectKey("risk: {rulez: x}\n", "risk.rulez");
+}

@@ -14,6 +14,7 @@ import * as targetsView from './views/targets.js';
 import * as accountsView from './views/accounts.js';
 import * as usersView from './views/users.js';
 import * as auditView from './views/audit.js';
+import * as riskRulesView from './views/risk-rules.js';
 import * as profileView from './views/profile.js';
 import * as sessionsView from './views/sessions.js';
 import * as terminalView from './views/terminal.js';
@@ -40,6 +41,7 @@ const ROUTES = [
   { path: 'accounts', title: 'Accounts', view: accountsView, nav: true, allowed: isVaultAdmin },
   { path: 'users', title: 'Users', view: usersView, nav: true, allowed: () => hasRole('superuser') },
   { path: 'audit', title: 'Audit log', view: auditView, nav: true, allowed: () => hasRole('auditor', 'superuser') },
+  { path: 'risk-rules', title: 'Risk rules', view: riskRulesView, nav: true, allowed: () => hasRole('soc', 'auditor', 'superuser') },
   { path: 'profile', title: 'Profile', view: profileView, nav: true, allowed: () => true },
 ];
 
