@@ -102,18 +102,23 @@ std::pair<int, int> TerminalScreen::cursor() const {
   return {pos.row, pos.col};
 }
 
-std::string TerminalScreen::toAnsi() const {
+std::string TerminalScreen::toAnsi() const { return screenToAnsi(vt_, cursor_visible_ ? 1 : 0); }
+
+std::string screenToAnsi(VTerm* vt, int cursor_visible) {
+  int rows = 0, cols = 0;
+  vterm_get_size(vt, &rows, &cols);
+  VTermScreen* screen = vterm_obtain_screen(vt);
   std::string out = "\x1b[0m\x1b[H\x1b[2J";
   VTermScreenCell cell;
-  for (int r = 0; r < rows_; ++r) {
+  for (int r = 0; r < rows; ++r) {
     // Trailing cells that a clear screen already shows are left out.
-    int end = cols_;
-    while (end > 0 && vterm_screen_get_cell(screen_, {r, end - 1}, &cell) && blankDefault(cell)) --end;
+    int end = cols;
+    while (end > 0 && vterm_screen_get_cell(screen, {r, end - 1}, &cell) && blankDefault(cell)) --end;
     if (end == 0) continue;
     out += "\x1b[" + std::to_string(r + 1) + ";1H";
     std::string pen = "\x1b[0m";
     for (int c = 0; c < end; ++c) {
-      if (!vterm_screen_get_cell(screen_, {r, c}, &cell)) break;
+      if (!vterm_screen_get_cell(screen, {r, c}, &cell)) break;
       const std::string sgr = sgrOf(cell);
       if (sgr != pen) out += sgr, pen = sgr;
       if (cell.chars[0] == 0 || cell.chars[0] == 0xFFFFFFFFu) {
@@ -125,9 +130,10 @@ std::string TerminalScreen::toAnsi() const {
     }
     if (pen != "\x1b[0m") out += "\x1b[0m";
   }
-  const auto [row, col] = cursor();
-  out += "\x1b[" + std::to_string(row + 1) + ";" + std::to_string(col + 1) + "H";
-  out += cursor_visible_ ? "\x1b[?25h" : "\x1b[?25l";
+  VTermPos pos;
+  vterm_state_get_cursorpos(vterm_obtain_state(vt), &pos);
+  out += "\x1b[" + std::to_string(pos.row + 1) + ";" + std::to_string(pos.col + 1) + "H";
+  if (cursor_visible >= 0) out += cursor_visible ? "\x1b[?25h" : "\x1b[?25l";
   return out;
 }
 

@@ -12,6 +12,11 @@ struct VTermScreen;
 
 namespace vigil::recorder {
 
+/// ANSI text that repaints `vt`'s screen on a blank terminal of its size (the form of
+/// TerminalScreen::toAnsi); `cursor_visible` < 0 leaves the cursor's visibility alone. Used for
+/// playback snapshots and for live watchers joining late. Call from the thread that feeds `vt`.
+std::string screenToAnsi(VTerm* vt, int cursor_visible);
+
 class TerminalScreen {
  public:
   TerminalScreen(int cols, int rows);

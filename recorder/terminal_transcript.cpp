@@ -2,7 +2,7 @@
 
 #include <vterm.h>
 
-#include "recorder/screen_snapshot.hpp"
+#include "recorder/terminal_screen.hpp"
 
 #include <algorithm>
 #include <stdexcept>
@@ -301,5 +301,5 @@ std::string TerminalTranscript::screenText() const {
 }  // namespace vigil::recorder
 
 namespace vigil::recorder {
-std::string TerminalTranscript::snapshotAnsi() const { return screenSnapshotAnsi(vt_); }
+std::string TerminalTranscript::snapshotAnsi() const { return screenToAnsi(vt_, -1); }
 }  // namespace vigil::recorder

@@ -67,7 +67,7 @@ class TerminalTranscript {
   std::vector<std::string> completedRows(bool all = false) const;
   /// Called with each row that scrolls off the top of the screen (UTF-8, trimmed), from output().
   void setLineSink(std::function<void(std::string)> sink) { lineSink_ = std::move(sink); }
-  /// The screen as ANSI bytes that repaint it on a blank terminal (recorder/screen_snapshot.hpp).
+  /// The screen as ANSI bytes that repaint it on a blank terminal (recorder/terminal_screen.hpp).
   std::string snapshotAnsi() const;
   int cols() const { return cols_; }
   int rows() const { return rows_; }

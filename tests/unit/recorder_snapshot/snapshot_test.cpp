@@ -1,4 +1,4 @@
-// screenSnapshotAnsi: the bytes a late watcher gets must repaint the same screen on a blank
+// screenToAnsi: the bytes a late watcher gets must repaint the same screen on a blank
 // terminal — same characters, same attributes and colours, same cursor.
 #include <catch2/catch.hpp>
 #include <vterm.h>
@@ -6,10 +6,10 @@
 #include <memory>
 #include <string>
 
-#include "recorder/screen_snapshot.hpp"
+#include "recorder/terminal_screen.hpp"
 #include "recorder/terminal_transcript.hpp"
 
-using vigil::recorder::screenSnapshotAnsi;
+using vigil::recorder::screenToAnsi;
 
 namespace {
 
@@ -68,7 +68,7 @@ TEST_CASE("a snapshot repaints text, colours, attributes and the cursor on a bla
   src.feed("\x1b[38;5;202m256-colour\x1b[0m \x1b[38;2;1;2;3mrgb\x1b[0m \x1b[7mrev\x1b[0m\r\n");
   src.feed("caf\xc3\xa9 \xe2\x82\xac \xe4\xb8\xad\r\n$ ls -l");
   Term dst(6, 30);
-  dst.feed(screenSnapshotAnsi(src.vt));
+  dst.feed(screenToAnsi(src.vt, -1));
   requireSameScreen(src, dst, 6, 30);
 }
 
@@ -77,7 +77,7 @@ TEST_CASE("a snapshot over a terminal with old content shows only the current sc
   src.feed("one\r\ntwo\r\nthree\r\nfour\r\nfive\x1b[2;3H");
   Term dst(4, 20);
   dst.feed("garbage garbage garbage\r\n\x1b[42mgreen background everywhere\r\nxx");
-  dst.feed(screenSnapshotAnsi(src.vt));
+  dst.feed(screenToAnsi(src.vt, -1));
   requireSameScreen(src, dst, 4, 20);
 }
 
@@ -85,7 +85,7 @@ TEST_CASE("a full last column does not scroll the painted screen", "[recorder][s
   Term src(3, 10);
   src.feed("0123456789\r\nabcdefghij\r\nKLMNOPQRST");
   Term dst(3, 10);
-  dst.feed(screenSnapshotAnsi(src.vt));
+  dst.feed(screenToAnsi(src.vt, -1));
   requireSameScreen(src, dst, 3, 10);
 }
 
@@ -93,7 +93,7 @@ TEST_CASE("a full-screen program on the alternate screen is what the snapshot sh
   Term src(5, 20);
   src.feed("$ top\r\n\x1b[?1049h\x1b[H\x1b[2Jtop - 10:00\r\n\x1b[1mPID USER\x1b[0m");
   Term dst(5, 20);
-  dst.feed(screenSnapshotAnsi(src.vt));
+  dst.feed(screenToAnsi(src.vt, -1));
   requireSameScreen(src, dst, 5, 20);
 }
 
