@@ -173,7 +173,7 @@ TEST_CASE("the recording file is served with ranges only to those who may play i
   // Who may not: a user without a membership, the session's own user (even with view_recordings).
   e.store().setMember(r.f.safe.id, r.owner.u.id, {"connect", "view_recordings"});
   auto outsider = e.makeUser({"auditor"});
-  for (const std::string path : std::vector<std::string>{url, "/api/v1/sessions/" + r.id + "/playback/index",
+  for (const std::string& path : std::vector<std::string>{url, "/api/v1/sessions/" + r.id + "/playback/index",
                                  "/api/v1/sessions/" + r.id + "/playback?from_ms=0&to_ms=10",
                                  "/api/v1/sessions/" + r.id + "/reviews", "/api/v1/sessions/" + r.id + "/comments"}) {
     INFO(path);
@@ -283,7 +283,7 @@ TEST_CASE("filters, sorts and keyset pages over many sessions; pages stay stable
   for (std::size_t i = 1; i < dur.size(); ++i) CHECK(dur[i - 1]["duration_ms"] >= dur[i]["duration_ms"]);
 
   // Keyset pages of 5 by risk, with a session added between pages: no row twice, none lost.
-  for (const std::string sort : std::vector<std::string>{"risk_desc", "started_desc", "started_asc"}) {
+  for (const std::string& sort : std::vector<std::string>{"risk_desc", "started_desc", "started_asc"}) {
     std::vector<std::string> seen;
     std::string cursor;
     for (int page = 0; page < 10; ++page) {
@@ -301,7 +301,7 @@ TEST_CASE("filters, sorts and keyset pages over many sessions; pages stay stable
   }
 
   // Bad input: clear 400s, and the server keeps serving.
-  for (const std::string q : std::vector<std::string>{"limit=201", "limit=0", "limit=abc", "min_risk=x", "max_risk=-1", "from=2026-13-01",
+  for (const std::string& q : std::vector<std::string>{"limit=201", "limit=0", "limit=abc", "min_risk=x", "max_risk=-1", "from=2026-13-01",
                               "to=2026-02-30", "from=yesterday", "sort=random", "protocol=telnet",
                               "review_status=maybe", "cursor=zz", "cursor=" + std::string(40, 'a'),
                               "min_duration=1.5", "user_id=0", "status=done", "min_risk=5&max_risk=1"}) {
