@@ -135,11 +135,8 @@ void EmbeddedPostgres::start(const std::function<void(const std::string&)>& prog
     say("embedded PostgreSQL already running; using it");
   } else {
     say("starting the embedded PostgreSQL");
-    // work_mem: recordings search unions trigram and full-text bitmaps over millions of timeline
-    // rows; at the 4 MB default they turn lossy and every row of a block is rechecked (4x slower
-    // measured in bench/search).
     const std::string opts = "-c listen_addresses='' -c unix_socket_directories='" + run.string() +
-                             "' -c unix_socket_permissions=0700 -c work_mem=64MB -p 5432";
+                             "' -c unix_socket_permissions=0700 -p 5432";
     auto r = runProcess(asOwner({tool("pg_ctl"), "start", "-D", data.string(), "-l", log.string(), "-w", "-t", "120",
                                  "-o", opts}));
     if (r.exit_code != 0)
