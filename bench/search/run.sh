@@ -151,10 +151,10 @@ import re, sys, datetime, subprocess
 p = "docs/benchmarks.md"
 doc = open(p).read()
 cpu = subprocess.run(["sh", "-c", "nproc; grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.split("\n")
-section = (f"## Search ({datetime.date.today()}, {cpu[0]} cores,{cpu[1]}, Release)\n\n"
+section = (f"## Search — {datetime.date.today()}, {cpu[0]} cores,{cpu[1]}, Release\n\n"
            "Command: `bench/search/run.sh --write` (targets: filtered p50 <= 20 ms, full text p50 <= 100 ms).\n\n"
            + sys.argv[1] + "\n")
-doc = re.sub(r"## Search \(.*?(?=\n## |\Z)", "", doc, flags=re.S).rstrip() + "\n\n" + section
+doc = re.sub(r"## Search\b.*?(?=\n## |\Z)", "", doc, flags=re.S).rstrip() + "\n\n" + section
 open(p, "w").write(doc)
 PY
   echo "bench: wrote docs/benchmarks.md" >&2
