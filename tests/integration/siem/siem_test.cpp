@@ -378,7 +378,7 @@ TEST_CASE("A bad SIEM configuration stops start-up with an error naming the fiel
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("A real SSH session's start, command and end reach the SIEM with deep links into the player",
+TEST_CASE("A real SSH session's start, command, risk alert and end reach the SIEM with deep links into the player",
           "[siem][ssh][e2e]") {
   auto& w = world();
   auto& sshd = vigil::test::Sshd::instance();
@@ -405,9 +405,13 @@ TEST_CASE("A real SSH session's start, command and end reach the SIEM with deep 
   REQUIRE(launch.status == 201);
   const std::string token = launch.json()["token"];
   const std::string marker = uniq("siem-ssh-marker");
+  // chmod 777 matches the default rule chmod-777 (alert): the risk engine's alert must reach the
+  // SIEM as well, with the command it matched.
+  const std::string victim = "/tmp/" + uniq("siem-chmod");
   auto r = vigil::test::runCommand("ssh -p " + std::to_string(w.env.server().sshPort()) +
                                    " -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes "
-                                   "-o ConnectTimeout=20 " + token + "@127.0.0.1 'echo " + marker + "' < /dev/null");
+                                   "-o ConnectTimeout=20 " + token + "@127.0.0.1 'echo " + marker + "; touch " + victim +
+                                   "; chmod 777 " + victim + "; rm -f " + victim + "' < /dev/null");
   INFO(r.output);
   REQUIRE(contains(r.output, marker));
   for (const auto& d : kDests) {
@@ -425,6 +429,11 @@ TEST_CASE("A real SSH session's start, command and end reach the SIEM with deep 
     REQUIRE(end);
     CHECK(contains(end->params["link"], "/#/sessions/" + sid + "?t="));
     CHECK(std::stoll(start->params["seq"]) < std::stoll(cmd->params["seq"]));
+    auto alert = waitMessage(w.rs, d, "alert", victim);
+    REQUIRE(alert);
+    CHECK(alert->params["session"] == sid);
+    CHECK(contains(alert->params["link"], "/#/sessions/" + sid + "?t="));
+    CHECK_THAT(alert->body, Contains("chmod-777"));
     if (d.format == "cef") {
       CHECK_THAT(start->body, Contains("|200|Session started|3|"));
       CHECK_THAT(start->body, Contains("duser=" + sshd.user()));
