@@ -40,7 +40,7 @@ struct Wake : pqxx::notification_receiver {
   void operator()(const std::string&, int) override {}
 };
 
-// Numbers the committed, not yet numbered rows in id order (see sql/0007_siem.sql). Runs under
+// Numbers the committed, not yet numbered rows in id order (see sql/0005_siem.sql). Runs under
 // the advisory lock, so a fresh statement snapshot sees every earlier sequencer's work.
 const char* kSequenceSql = R"SQL(
 WITH t AS (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM siem_outbox

@@ -1,5 +1,5 @@
 #pragma once
-// SIEM forwarding (docs/siem.md): the outbox in PostgreSQL (sql/0007_siem.sql) is fed by
+// SIEM forwarding (docs/siem.md): the outbox in PostgreSQL (sql/0005_siem.sql) is fed by
 // triggers; this service numbers committed rows in delivery order (the sequencer), keeps the
 // outbox within siem.max_queue (dropping the oldest with a `siem_dropped` audit event, never
 // silently), and runs one thread per destination that sends rows in order from its cursor.
