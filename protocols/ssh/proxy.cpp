@@ -167,16 +167,16 @@ void Pump::handleCommands() {
     switch (c.kind) {
       case Command::Kind::Suspend:
         suspended_ = true;
-        person_.notice("\r\n[Vigil] session suspended: " + c.text + "\r\n");
+        tell("\r\n[Vigil] session suspended: " + c.text + "\r\n");
         session_.note("suspended", c.text);
         break;
       case Command::Kind::Resume:
-        if (suspended_) person_.notice("\r\n[Vigil] session resumed\r\n");
+        if (suspended_) tell("\r\n[Vigil] session resumed\r\n");
         suspended_ = false;
         session_.note("resumed", "");
         break;
       case Command::Kind::Terminate:
-        person_.notice("\r\n[Vigil] session terminated: " + c.text + "\r\n");
+        tell("\r\n[Vigil] session terminated: " + c.text + "\r\n");
         endOnce("terminated", c.text);
         return;
     }
@@ -221,7 +221,7 @@ bool Pump::pumpInput() {
     if (terminal_ && data.find('\r') != std::string_view::npos) {
       auto d = session_.screenInput(data);
       if (!d.forward) {
-        if (!d.notice.empty()) person_.notice(d.notice);
+        if (!d.notice.empty()) tell(d.notice);
         replaced = std::move(d.replacement);
         data = replaced;
         n = data.size();
@@ -328,7 +328,7 @@ void Pump::run() {
       if (!out && !in) break;
     }
     if (policy_.record && !session_.recordingHealthy()) {
-      person_.notice("\r\n[Vigil] session ended: the recording cannot be written\r\n");
+      tell("\r\n[Vigil] session ended: the recording cannot be written\r\n");
       endOnce("recording_failed", "recording unhealthy");
       break;
     }
@@ -366,6 +366,11 @@ void Pump::run() {
   person_.detach(event);
   ssh_event_remove_session(event, target_);
   ssh_event_free(event);
+}
+
+void Pump::tell(std::string_view text) {
+  if (setup_.pty) person_.writeOutput(text, false);
+  else person_.notice(text);
 }
 
 }  // namespace vigil::ssh

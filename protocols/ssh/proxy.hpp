@@ -108,6 +108,11 @@ class Pump : public proto::SessionControl {
   bool pumpOutput();
   void finishTarget();
   void endOnce(std::string_view reason, std::string_view detail);
+  /// A Vigil message for the person. On a pty it goes in the output stream, so it stays in order
+  /// with what the target prints around it (an ssh client writes stdout and stderr separately,
+  /// and may print a prompt that came after the message before it); otherwise on stderr, where
+  /// it cannot corrupt a command's output.
+  void tell(std::string_view text);
 
   static void onExitStatus(ssh_session, ssh_channel, int status, void* self);
   static void onExitSignal(ssh_session, ssh_channel, const char* signal, int core, const char* errmsg,

@@ -221,6 +221,7 @@ TEST_CASE("a stalled watcher is dropped while the session's throughput is unaffe
     }
     auto out = fut.get();
     const double secs = secondsSince(t0);
+    INFO("ssh: exit " << out.exit_code << ", output: " << out.output.substr(0, 2000));
     CHECK(contains(out.output, "60000000"));
     if (stalled) {
       REQUIRE(stalled->readUntilClosed(20s));
