@@ -569,6 +569,10 @@ void servePerson(ssh_session s, PersonConnection& conn) {
   Pump pump(person, target.session(), target.channel(), *session, grant.policy, req.setup);
   if (conn.on_control) pump.setControlObserver(conn.on_control);
   pump.run();
+  // What the pump wrote may still sit in libssh's socket buffer (a client slower than its
+  // target): serve the connection until the client, having seen exit status, EOF and close,
+  // disconnects, so the tail of a download is not cut off by the disconnect.
+  lingerUntilGone(s, 5);
 }
 
 }  // namespace vigil::ssh
