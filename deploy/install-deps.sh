@@ -21,7 +21,7 @@ test_pkgs=(
   slapd ldap-utils chromium wrk curl procps
   openssh-server openssh-client sshpass
   clang libclang-rt-14-dev python3
-  rsyslog rsyslog-gnutls
+  rsyslog rsyslog-gnutls zstd
 )
 
 pkgs=("${runtime_pkgs[@]}" "${build_pkgs[@]}")
