@@ -11,5 +11,8 @@ namespace vigil::store {
 /// The columns of `sessions s` readSession() expects, in order (25 columns).
 extern const std::string kSessionColumns;
 SessionRecord readSession(const pqxx::row& r);
+/// A session_events row selected as: id, session_id::text, at (RFC 3339), offset_ms, kind, text,
+/// details::text.
+SessionEvent readEvent(const pqxx::row& r);
 
 }  // namespace vigil::store

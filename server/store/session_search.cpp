@@ -170,15 +170,7 @@ std::vector<SessionEvent> Store::listSessionEventsFiltered(const std::string& se
         " AND ($5::text IS NULL OR text ILIKE $5) ORDER BY id LIMIT $3",
         session_id, page.after, page.limit, kind_array, like);
     for (const auto& row : r) {
-      SessionEvent e;
-      e.id = row[0].as<std::int64_t>();
-      e.session_id = row[1].c_str();
-      e.at = row[2].c_str();
-      e.offset_ms = row[3].as<std::int64_t>();
-      e.kind = row[4].c_str();
-      e.text = row[5].c_str();
-      e.details_json = row[6].c_str();
-      out.push_back(std::move(e));
+      out.push_back(readEvent(row));
     }
     return out;
   });

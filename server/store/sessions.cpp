@@ -174,6 +174,18 @@ std::optional<SessionRecord> Store::sessionById(const std::string& id) {
   });
 }
 
+SessionEvent readEvent(const pqxx::row& row) {
+  SessionEvent e;
+  e.id = row[0].as<std::int64_t>();
+  e.session_id = row[1].c_str();
+  e.at = row[2].c_str();
+  e.offset_ms = row[3].as<std::int64_t>();
+  e.kind = row[4].c_str();
+  e.text = row[5].c_str();
+  e.details_json = row[6].c_str();
+  return e;
+}
+
 std::vector<SessionEvent> Store::listSessionEvents(const std::string& session_id,
                                                    const std::optional<std::string>& kind, const Page& page) {
   return inRead(*pool_, [&](pqxx::nontransaction& tx) {
@@ -184,15 +196,7 @@ std::vector<SessionEvent> Store::listSessionEvents(const std::string& session_id
         " ORDER BY id LIMIT $3",
         session_id, page.after, page.limit, kind);
     for (const auto& row : r) {
-      SessionEvent e;
-      e.id = row[0].as<std::int64_t>();
-      e.session_id = row[1].c_str();
-      e.at = row[2].c_str();
-      e.offset_ms = row[3].as<std::int64_t>();
-      e.kind = row[4].c_str();
-      e.text = row[5].c_str();
-      e.details_json = row[6].c_str();
-      out.push_back(std::move(e));
+      out.push_back(readEvent(row));
     }
     return out;
   });
