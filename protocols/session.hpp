@@ -108,6 +108,25 @@ struct InputDecision {
   std::string notice;       // written to the person's terminal (why), may be empty
 };
 
+/// One SQL statement (or RPC call) a database client sent, with its outcome, reported by a
+/// database proxy (protocols/postgres, protocols/tds) once the target answered it.
+struct SqlStatement {
+  std::string text;        // UTF-8; for an RPC: "EXEC sp_executesql N'...'" or the procedure name and arguments
+  std::string kind;        // "query" (simple query), "extended" (Parse/Bind/Execute), "batch" (TDS SQLBatch), "rpc", "copy"
+  std::string parameters;  // JSON array of bound parameter values as text ('' when none); never a credential
+  std::int64_t duration_ms = 0;  // from the request to the target's final answer
+  std::int64_t rows = -1;        // rows affected or returned (CommandComplete / DONE count); -1 unknown
+  std::string command_tag;       // e.g. "INSERT 0 3", "SELECT 5" (PostgreSQL); '' for TDS
+  std::string error;             // the target's error message ('' on success)
+  bool blocked = false;          // the session core refused it (screenSql); the target never saw it
+};
+
+/// What a database proxy does with a statement before forwarding it (the risk engine's blocking).
+struct SqlDecision {
+  bool forward = true;
+  std::string message;  // for a refused statement: the error text the client receives
+};
+
 /// One proxied session as the session core sees it. All methods are called from the session's
 /// own thread (the proxy's event loop); byte arguments are borrowed for the call. Implementations
 /// never block on the network or the database on this path (they queue).
@@ -137,6 +156,14 @@ class Session {
     return {};
   }
   virtual void resize(int cols, int rows) = 0;
+  /// Asked by a database proxy before forwarding a statement (the whole text, as the target would
+  /// run it). Default: forward.
+  virtual SqlDecision screenSql(std::string_view sql) {
+    (void)sql;
+    return {};
+  }
+  /// A statement finished (or was refused): a timeline row, the transcript, risk rules on SQL.
+  virtual void sqlStatement(const SqlStatement& statement) { (void)statement; }
   virtual void fileOperation(const FileOperation& op) = 0;
   /// Anything else worth a timeline entry: "port_forward_refused", "exit_status", "signal", ...
   virtual void note(std::string_view kind, std::string_view text) = 0;
