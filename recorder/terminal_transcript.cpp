@@ -199,7 +199,13 @@ std::u32string TerminalTranscript::lineText(const Line& line) const {
       text.pop_back();
   }
   std::u32string_view view = text;
-  if (!line.prompt.empty() && view.starts_with(line.prompt)) view.remove_prefix(line.prompt.size());
+  // The prompt may have been drawn again below once typing started (bash after an interrupt
+  // prints a second prompt): strip each copy, so the line is what follows the last one.
+  for (bool first_copy = true;; first_copy = false) {
+    if (!first_copy) view = trim(view);
+    if (line.prompt.empty() || !view.starts_with(line.prompt)) break;
+    view.remove_prefix(line.prompt.size());
+  }
   return std::u32string(trim(view));
 }
 

@@ -44,6 +44,7 @@ SessionRecorder::SessionRecorder(store::Store& store, std::shared_ptr<SessionEve
 }
 
 SessionRecorder::~SessionRecorder() {
+  crypto::wipe(typed_line_);
   try {
     if (!ended_) end("error", "the session ended without a reason (proxy error)", 0, 0);
   } catch (const std::exception& e) {
@@ -185,24 +186,88 @@ void SessionRecorder::input(std::string_view bytes) {
   // screen tells us, so it is not recorded at all.
   if (!transcript_) return;
   keys_->input(bytes, seconds());
+  trackTyped(bytes);
   takeCommands();
 }
 
+void SessionRecorder::trackTyped(std::string_view bytes) {
+  for (char ch : bytes) {
+    const auto b = static_cast<unsigned char>(ch);
+    if (b == '\r' || b == '\n' || b == 0x03 || b == 0x15) {  // submitted or discarded: a new line
+      crypto::wipe(typed_line_);
+      typed_clean_ = true;
+    } else if (b < 0x20 || b == 0x7f) {
+      typed_clean_ = false;  // editing keys: only the screen knows what the line became
+    } else if (typed_line_.size() < 4096) {
+      typed_line_ += ch;
+    }
+  }
+}
+
+namespace {
+
+bool plainKeys(std::string_view s) {
+  return std::none_of(s.begin(), s.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; });
+}
+
+/// The printable characters of keys typed ahead (escape sequences and editing keys dropped).
+std::string printableKeys(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    if (b == 0x1b) {  // skip ESC [ ... final or ESC O x
+      if (i + 1 < s.size() && (s[i + 1] == '[' || s[i + 1] == 'O')) {
+        i += 2;
+        while (i < s.size() && !(s[i] >= 0x40 && s[i] <= 0x7e)) ++i;
+      }
+      continue;
+    }
+    if (b >= 0x20 && b != 0x7f) out += s[i];
+  }
+  return out;
+}
+
+}  // namespace
+
 proto::InputDecision SessionRecorder::screenInput(std::string_view bytes) {
   if (ended_ || !risk_ || !transcript_) return {};
-  // The submitted line as the screen shows it, plus what this chunk types before its Enter (a
-  // pasted line has not echoed yet); a chunk with editing keys is left to the screen alone.
-  std::string line = transcript_->activeText();
-  std::string_view typed = bytes.substr(0, bytes.find('\r'));
-  if (std::none_of(typed.begin(), typed.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; }))
-    line.append(typed);
-  auto v = risk_->evaluate(risk::MatchType::Command, line, offsetMs(), true);
-  if (!v.block) return {};
-  proto::InputDecision d;
-  d.forward = false;
-  d.replacement = "\x15\x03";  // kill the typed line, then a fresh prompt
-  d.notice = "\r\nVigil blocked this command: " + v.rule->description + " [rule " + v.rule->id + "]\r\n";
-  return d;
+  const std::int64_t at = offsetMs();
+  // Each line the chunk submits is checked (a paste may hold several). The first is the line
+  // the screen shows plus what this chunk types before its Enter (a pasted line has not echoed
+  // yet), and also the line as the keys spell it, for keys whose echo lags behind; the later ones
+  // have never been on the screen: they are checked as typed.
+  std::size_t start = 0;
+  for (std::size_t cr = bytes.find('\r'); cr != std::string_view::npos; start = cr + 1, cr = bytes.find('\r', start)) {
+    std::string_view typed = bytes.substr(start, cr - start);
+    SessionRisk::Verdict v;
+    if (start == 0) {
+      std::string line = transcript_->activeText();
+      if (plainKeys(typed)) line.append(typed);
+      v = risk_->evaluate(risk::MatchType::Command, line, at, true);
+      if (!v.block && typed_clean_ && !typed_line_.empty() && plainKeys(typed)) {
+        std::string keys = typed_line_;
+        keys.append(typed);
+        if (keys != line) v = risk_->evaluate(risk::MatchType::Command, keys, at, true);
+        crypto::wipe(keys);
+      }
+    } else {
+      std::string keys = printableKeys(typed);
+      v = risk_->evaluate(risk::MatchType::Command, keys, at, true);
+      crypto::wipe(keys);
+    }
+    if (!v.block) continue;
+    proto::InputDecision d;
+    d.forward = false;
+    // The whole chunk is dropped (a paste holding a blocked line runs none of its lines: the
+    // Ctrl-C below would interrupt the ones before it anyway). Ctrl-E Ctrl-U empties readline's
+    // line wherever the cursor was (a cooked tty takes Ctrl-U as the kill character), then Ctrl-C
+    // for a fresh prompt. The line must be gone before the Ctrl-C: when the interrupt lands while
+    // readline is busy, bash keeps its buffer and waits for a key.
+    d.replacement = "\x05\x15\x03";
+    d.notice = "\r\nVigil blocked this command: " + v.rule->description + " [rule " + v.rule->id + "]\r\n";
+    return d;
+  }
+  return {};
 }
 
 void SessionRecorder::resize(int cols, int rows) {

@@ -72,6 +72,7 @@ class SessionRecorder : public proto::Session {
   std::int64_t offsetMs() const;
   void event(std::string kind, std::string text, std::string details_json);
   void takeCommands();
+  void trackTyped(std::string_view bytes);
   bool openRecording(int cols, int rows, std::string_view term);
   void recordingFailed();
   double seconds() const;
@@ -83,6 +84,11 @@ class SessionRecorder : public proto::Session {
   proto::SessionControl* control_ = nullptr;
   std::unique_ptr<recorder::TerminalTranscript> transcript_;
   std::unique_ptr<recorder::KeystrokeMasker> keys_;  // with transcript_: keystrokes to the recording
+  // The current line as the keys spell it (plain characters since the last Enter, Ctrl-C or
+  // Ctrl-U; unusable once an editing key came): screenInput's fallback when the echo lags.
+  // Wiped when the line ends: it may hold what was typed at a prompt without echo.
+  std::string typed_line_;
+  bool typed_clean_ = true;
   std::unique_ptr<ShownText> shown_;  // with transcript_: lines shown, as `output` events (search)
   std::unique_ptr<recorder::AsciicastWriter> cast_;
   bool recording_opened_ = false;

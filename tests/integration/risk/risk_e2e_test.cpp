@@ -38,11 +38,34 @@ TEST_CASE("a typed command matching a block rule never reaches the target and th
   REQUIRE(p->waitFor(victim));
   p->type("\r");
   CHECK(p->waitFor("Vigil blocked this command: Deleting the protected test directory [rule block-vigil-x]"));
-  REQUIRE(p->waitFor("$ "));
+  // bash does not always redraw its prompt after the Ctrl-C that replaced the line (when the
+  // interrupt lands while readline is busy it waits for the next key); Enter brings it back, as a
+  // person would press it.
+  p->type("\r");
+  if (!p->waitFor("$ ")) FAIL("no prompt after the blocked command; the terminal showed:\n" << p->output());
+
+  // Enter with the cursor moved back into the line: nothing of the line may survive the block
+  // (the Enter that follows would run what is left).
+  p->type("rm -rf " + victim + " ; echo left-over");
+  REQUIRE(p->waitFor("left-over"));
+  p->type("\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\r");
+  CHECK(p->waitFor("Vigil blocked this command"));
+  p->type("\r");
+  if (!p->waitFor("$ ")) FAIL("no prompt after the third blocked command; the terminal showed:\n" << p->output());
+  CHECK(fs::is_directory(victim));
 
   // Pasted in one piece with obfuscation: quotes, sudo-less wrapper, absolute path, split flags.
   p->type("nohup /bin/r'm' -r -f \"" + victim + "\"\r");
-  CHECK(p->waitFor("Vigil blocked this command"));
+  if (!p->waitFor("Vigil blocked this command")) FAIL_CHECK("the pasted line was not blocked; the terminal showed:\n" << p->output());
+  p->type("\r");
+  if (!p->waitFor("$ ")) FAIL("no prompt after the second blocked command; the terminal showed:\n" << p->output());
+
+  // Several lines pasted at once, the second blocked: none of them reaches the target.
+  p->type("\r");
+  REQUIRE(p->waitFor("$ "));
+  p->type("echo first-li''ne\rrm -rf " + victim + "\recho never-ru''ns\r");
+  if (!p->waitFor("Vigil blocked this command")) FAIL_CHECK("the second pasted line was not blocked:\n" << p->output());
+  p->type("\r");
   REQUIRE(p->waitFor("$ "));
 
   // The session goes on, and the directory is still there.
@@ -51,10 +74,12 @@ TEST_CASE("a typed command matching a block rule never reaches the target and th
   CHECK(fs::is_directory(victim));
   p->type("exit\r");
   CHECK(p->wait() == 0);
+  CHECK_FALSE(contains(p->output(), "never-runs"));
+  CHECK_FALSE(contains(p->output(), "first-line"));
 
   const std::string sid = w.newestSession()["id"];
-  auto events = w.riskEvents(sid, 2);
-  REQUIRE(events.size() >= 2);
+  auto events = w.riskEvents(sid, 4);
+  REQUIRE(events.size() >= 4);
   for (auto& e : events) {
     CHECK(e["details"]["rule"] == "block-vigil-x");
     CHECK(e["details"]["blocked"] == true);

@@ -306,3 +306,21 @@ TEST_CASE("lineEchoed tells a line shown on the screen from one typed at a promp
   type("ls");
   CHECK(tr.lineEchoed());
 }
+
+TEST_CASE("a prompt drawn again after typing started is not part of the line", "[recorder][transcript]") {
+  // bash, after an interrupt it handled late, prints a second prompt below the first while the
+  // person already types: the line is what follows the last prompt (the risk engine matches it).
+  TerminalTranscript tr(80, 24);
+  tr.output("user@host:~$ ");
+  tr.input("r", 1);
+  tr.output("\r\nuser@host:~$ ");
+  tr.output("r");
+  tr.input("m -rf /tmp/x", 2);
+  tr.output("m -rf /tmp/x");
+  CHECK(tr.activeText() == "rm -rf /tmp/x");
+  tr.input("\r", 3);
+  tr.output("\r\n");
+  auto cmds = tr.takeCommands();
+  REQUIRE(cmds.size() == 1);
+  CHECK(cmds[0].text == "rm -rf /tmp/x");
+}
