@@ -57,21 +57,30 @@ std::string eventMatch(int like, int words) {
 
 }  // namespace
 
-SessionPage Store::querySessions(const SessionQuery& q) {
-  const Order order = orderFor(q.sort);
-  const std::string sql =
-      "SELECT " + kSessionColumns + ", " + kDuration + ", " + kStartedUs +
-      " FROM sessions s WHERE ($1::uuid IS NULL OR s.id < $1::uuid)"
+namespace {
+
+/// How a statement applies the text conditions ($9 contains, $10 words, $21/$22 search).
+enum class TextMode {
+  Probe,      // EXISTS per session, walking sessions in sort order (no text: the plain listing)
+  Window,     // the same, but over at most kWindow sessions in sort order (bounded work)
+  Candidates, // sessions whose events match, found first through the GIN indexes
+  NoText,     // text ignored (the window's last row)
+};
+
+// Sessions probed for text in sort order before switching to the indexes: common words fill a
+// page within a few dozen sessions; rare ones are found faster from the GIN indexes.
+constexpr int kWindow = 400;
+
+/// The filters, sort and keyset of `q` as one statement; the text conditions as `mode` says.
+std::string sessionsSql(const Order& order, TextMode mode, const SessionQuery& q) {
+  std::string filters =
+      "($1::uuid IS NULL OR s.id < $1::uuid)"
       " AND ($3::bigint IS NULL OR s.user_id = $3) AND ($4::bigint IS NULL OR s.account_id = $4)"
       " AND ($5::bigint IS NULL OR s.target_id = $5) AND ($6::bigint IS NULL OR s.safe_id = $6)"
       " AND ($7::text IS NULL OR ($7 = 'active') = (s.ended_at IS NULL))"
       " AND ($8::bigint IS NULL OR s.user_id = $8 OR EXISTS (SELECT 1 FROM safe_members m"
       "      WHERE m.safe_id = s.safe_id AND m.user_id = $8"
       "      AND m.permissions && ARRAY['view_recordings','monitor_live']))"
-      " AND ($9::text IS NULL OR EXISTS (SELECT 1 FROM session_events e WHERE e.session_id = s.id"
-      "      AND e.text ILIKE $9))"
-      " AND ($10::text IS NULL OR EXISTS (SELECT 1 FROM session_events e WHERE e.session_id = s.id"
-      "      AND to_tsvector('simple', e.text) @@ plainto_tsquery('simple', $10)))"
       " AND ($11::text IS NULL OR s.username = $11) AND ($12::text IS NULL OR s.protocol = $12)"
       " AND ($13::text IS NULL OR s.review_status = $13)"
       " AND ($14::timestamptz IS NULL OR s.started_at >= $14::timestamptz)"
@@ -79,44 +88,129 @@ SessionPage Store::querySessions(const SessionQuery& q) {
       " AND ($16::timestamptz IS NULL OR s.started_at < $16::timestamptz)"
       " AND ($17::int IS NULL OR s.risk_score >= $17) AND ($18::int IS NULL OR s.risk_score <= $18)"
       " AND ($19::bigint IS NULL OR " + kDuration + " >= $19) AND ($20::bigint IS NULL OR " + kDuration + " <= $20)"
-      " AND ($21::text IS NULL OR EXISTS (SELECT 1 FROM session_events e WHERE e.session_id = s.id AND " +
-      eventMatch(21, 22) + "))"
       " AND ($23::bigint IS NULL OR (s.review_status = 'unreviewed' AND s.ended_at IS NOT NULL"
       "      AND s.user_id IS DISTINCT FROM $23 AND ($24::boolean OR EXISTS (SELECT 1 FROM safe_members m"
       "      WHERE m.safe_id = s.safe_id AND m.user_id = $23"
       "      AND ($25::boolean OR 'view_recordings' = ANY(m.permissions))))))"
       " AND ($28::uuid IS NULL OR " + order.keyset + ")"
-      " AND ($27::bigint IS NULL OR true)"  // every parameter must be typed, whichever the sort
-      " ORDER BY " + order.order_by + " LIMIT $2";
+      " AND ($27::bigint IS NULL OR true)";  // every parameter must be typed, whichever the sort
+  const std::string contains =
+      "($9::text IS NULL OR EXISTS (SELECT 1 FROM session_events e WHERE e.session_id = s.id AND e.text ILIKE $9))";
+  const std::string words =
+      "($10::text IS NULL OR EXISTS (SELECT 1 FROM session_events e WHERE e.session_id = s.id"
+      " AND to_tsvector('simple', e.text) @@ plainto_tsquery('simple', $10)))";
+  const std::string search =
+      "($21::text IS NULL OR EXISTS (SELECT 1 FROM session_events e WHERE e.session_id = s.id AND " + eventMatch(21, 22) +
+      "))";
+  const std::string typed = "(coalesce($9::text, $10::text, $21::text, $22::text) IS NULL OR true)";
+  const std::string select = "SELECT " + kSessionColumns + ", " + kDuration + ", " + kStartedUs;
+  const std::string tail = " ORDER BY " + order.order_by + " LIMIT $2";
+  switch (mode) {
+    case TextMode::Probe:
+      return select + " FROM sessions s WHERE " + filters + " AND " + contains + " AND " + words + " AND " + search +
+             " AND " + typed + tail;
+    case TextMode::NoText:
+      return select + " FROM sessions s WHERE " + filters + " AND " + typed + tail;
+    case TextMode::Window:
+      // The sub-select's LIMIT bounds the sessions probed; its order carries to the outer LIMIT.
+      return select + " FROM (SELECT * FROM sessions s WHERE " + filters + " ORDER BY " + order.order_by +
+             " LIMIT " + std::to_string(kWindow) + ") s WHERE " + contains + " AND " + words + " AND " + search +
+             " AND " + typed + tail;
+    case TextMode::Candidates: {
+      // One index scan per condition, each rechecking only its own operator (an OR of both would
+      // recompute to_tsvector for every trigram candidate); the other conditions are probed on
+      // the candidates only.
+      std::string hits, rest;
+      if (q.search) {
+        hits = "SELECT e.session_id FROM session_events e WHERE e.text ILIKE $21"
+               " UNION SELECT e.session_id FROM session_events e"
+               " WHERE to_tsvector('simple', e.text) @@ plainto_tsquery('simple', $22)";
+        rest = contains + " AND " + words;
+      } else if (q.text) {
+        hits = "SELECT DISTINCT e.session_id FROM session_events e WHERE e.text ILIKE $9";
+        rest = words + " AND " + search;
+      } else {
+        hits = "SELECT DISTINCT e.session_id FROM session_events e"
+               " WHERE to_tsvector('simple', e.text) @@ plainto_tsquery('simple', $10)";
+        rest = contains + " AND " + search;
+      }
+      return "WITH hits AS MATERIALIZED (" + hits + ") " + select +
+             " FROM sessions s WHERE s.id IN (SELECT session_id FROM hits) AND " + filters + " AND " + rest +
+             " AND " + typed + tail;
+    }
+  }
+  throw std::logic_error("text mode");
+}
+
+SessionQuery::Key keyOf(const std::string& sort, const SessionRecord& s, std::int64_t started_us) {
+  SessionQuery::Key k;
+  k.id = s.id;
+  if (sort == "started_desc" || sort == "started_asc") k.a = started_us;
+  else if (sort == "duration_desc") k.a = *s.duration_ms;
+  else k.a = s.risk_score, k.b = started_us;
+  return k;
+}
+
+}  // namespace
+
+SessionPage Store::querySessions(const SessionQuery& q) {
+  const Order order = orderFor(q.sort);
   std::optional<std::string> like, search_like, search_words;
   if (q.text) like = likePattern(*q.text);
   if (q.search) search_like = likePattern(*q.search), search_words = *q.search;
-  std::optional<std::int64_t> ka, kb;
-  std::optional<std::string> kid;
-  if (q.after) ka = q.after->a, kb = q.after->b, kid = q.after->id;
-  return inRead(*pool_, [&](pqxx::nontransaction& tx) {
-    SessionPage page;
+  const bool has_text = q.text || q.words || q.search;
+
+  struct Rows {
+    std::vector<SessionRecord> items;
     std::vector<std::int64_t> started_us;
-    auto rows = tx.exec_params(sql, q.before, q.limit, q.user_id, q.account_id, q.target_id, q.safe_id, q.status,
-                               q.visible_to, like, q.words, q.username, q.protocol, q.review_status, q.from, q.to,
-                               q.to_before, q.min_risk, q.max_risk, q.min_duration_ms, q.max_duration_ms,
-                               search_like, search_words, q.reviewable_by, q.reviewer_is_superuser,
-                               q.reviewer_is_auditor, ka, kb, kid);
+  };
+  auto run = [&](pqxx::transaction_base& tx, TextMode mode, const std::optional<SessionQuery::Key>& after,
+                 int limit, Rows& out, const std::string& suffix = "") {
+    std::optional<std::int64_t> ka, kb;
+    std::optional<std::string> kid;
+    if (after) ka = after->a, kb = after->b, kid = after->id;
+    auto rows = tx.exec_params(sessionsSql(order, mode, q) + suffix, q.before, limit, q.user_id, q.account_id, q.target_id,
+                               q.safe_id, q.status, q.visible_to, like, q.words, q.username, q.protocol,
+                               q.review_status, q.from, q.to, q.to_before, q.min_risk, q.max_risk, q.min_duration_ms,
+                               q.max_duration_ms, search_like, search_words, q.reviewable_by,
+                               q.reviewer_is_superuser, q.reviewer_is_auditor, ka, kb, kid);
     for (const auto& row : rows) {
       SessionRecord s = readSession(row);
       s.duration_ms = row[25].as<std::int64_t>();
-      started_us.push_back(row[26].as<std::int64_t>());
-      page.items.push_back(std::move(s));
+      out.started_us.push_back(row[26].as<std::int64_t>());
+      out.items.push_back(std::move(s));
     }
-    if (!page.items.empty() && page.items.size() == static_cast<std::size_t>(q.limit)) {
-      const auto& last = page.items.back();
-      SessionQuery::Key k;
-      k.id = last.id;
-      if (q.sort == "started_desc" || q.sort == "started_asc") k.a = started_us.back();
-      else if (q.sort == "duration_desc") k.a = *last.duration_ms;
-      else k.a = last.risk_score, k.b = started_us.back();
-      page.next = k;
+  };
+
+  return inRead(*pool_, [&](pqxx::nontransaction& tx) {
+    Rows rows;
+    if (!has_text) {
+      run(tx, TextMode::Probe, q.after, q.limit, rows);
+    } else {
+      // Text: probe the first kWindow sessions in sort order; if that does not fill the page,
+      // continue after the window's last session with the sessions the indexes find.
+      run(tx, TextMode::Window, q.after, q.limit, rows);
+      if (rows.items.size() < static_cast<std::size_t>(q.limit)) {
+        Rows last;  // the window's last session: the kWindow-th in sort order after the cursor
+        run(tx, TextMode::NoText, q.after, 1, last, " OFFSET " + std::to_string(kWindow - 1));
+        if (!last.items.empty()) {
+          const auto window_end = keyOf(q.sort, last.items[0], last.started_us[0]);
+          // Exact bitmaps: a lossy one rechecks every row of its pages.
+          tx.exec("SET work_mem = '64MB'");
+          try {
+            run(tx, TextMode::Candidates, window_end, q.limit - static_cast<int>(rows.items.size()), rows);
+          } catch (...) {
+            tx.exec("RESET work_mem");
+            throw;
+          }
+          tx.exec("RESET work_mem");
+        }
+      }
     }
+    SessionPage page;
+    page.items = std::move(rows.items);
+    if (!page.items.empty() && page.items.size() == static_cast<std::size_t>(q.limit))
+      page.next = keyOf(q.sort, page.items.back(), rows.started_us.back());
     return page;
   });
 }

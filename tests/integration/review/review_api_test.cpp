@@ -380,3 +380,68 @@ TEST_CASE("a truncated or corrupted recording says it is damaged and still plays
   CHECK(j2.json()["damaged"].is_string());
   CHECK(auditor.http->get("/api/v1/sessions/" + id2 + "/playback?from_ms=0&to_ms=10").json()["events"].empty());
 }
+
+TEST_CASE("text search beyond the first sessions probed: rare and common words, every sort, keyset pages in order",
+          "[integration][review][search][scale]") {
+  // The search probes the newest 400 sessions (in the sort's order) for the text, then continues
+  // with what the indexes find: 450 sessions make both paths answer, and their seam must hold.
+  auto& e = env();
+  auto f = e.fixture();
+  const std::string tmpl = syntheticSession(e, f, uniq("many"), "started_at = '2026-01-01T00:00:00Z'");
+  e.psql("INSERT INTO sessions SELECT (jsonb_populate_record(s, jsonb_build_object('id', gen_random_uuid(),"
+         " 'started_at', s.started_at - make_interval(mins => g), 'ended_at', s.started_at - make_interval(mins => g)"
+         " + interval '5 minutes', 'risk_score', g % 7))).* FROM sessions s, generate_series(1, 450) g"
+         " WHERE s.id = '" + tmpl + "'");
+  const std::string rare = "needle-rare-" + uniq("x"), common = "needle-common-" + uniq("y");
+  const std::string safe = std::to_string(f.safe.id);
+  // The rare word only in the three oldest sessions; the common one in every 9th (50 sessions).
+  e.psql("INSERT INTO session_events (session_id, at, offset_ms, kind, text) SELECT id, started_at, 1000, 'command',"
+         " 'grep " + rare + " /var/log/syslog' FROM sessions WHERE safe_id = " + safe +
+         " ORDER BY started_at LIMIT 3");
+  e.psql("INSERT INTO session_events (session_id, at, offset_ms, kind, text) SELECT id, started_at, 2000, 'command',"
+         " 'tail -f /srv/" + common + ".log' FROM (SELECT id, started_at, row_number() OVER (ORDER BY started_at) n"
+         " FROM sessions WHERE safe_id = " + safe + ") x WHERE n % 9 = 0");
+  auto& a = *e.admin().http;
+  auto expected = [&](const std::string& word, const std::string& order) {
+    std::string out = e.psql("SELECT string_agg(id::text, ',' ORDER BY " + order + ") FROM sessions s WHERE safe_id = " +
+                             safe + " AND EXISTS (SELECT 1 FROM session_events e WHERE e.session_id = s.id AND e.text"
+                             " LIKE '%" + word + "%')");
+    std::vector<std::string> ids;
+    for (std::size_t p = 0; p < out.size();) {
+      auto c = out.find(',', p);
+      ids.push_back(out.substr(p, c == std::string::npos ? std::string::npos : c - p));
+      if (c == std::string::npos) break;
+      p = c + 1;
+    }
+    return ids;
+  };
+  auto pages = [&](const std::string& path) {
+    std::vector<std::string> seen;
+    std::string cursor;
+    for (int page = 0; page < 20; ++page) {
+      auto res = a.get(path + (cursor.empty() ? "" : "&cursor=" + cursor));
+      INFO(path << " -> " << res.body.substr(0, 300));
+      REQUIRE(res.status == 200);
+      auto j = res.json();
+      for (auto& it : idsOf(j["items"])) seen.push_back(it);
+      if (j["next_cursor"].is_null()) break;
+      cursor = j["next_cursor"];
+    }
+    return seen;
+  };
+  CHECK(pages("/api/v1/search?limit=20&safe_id=" + safe + "&text=" + enc(rare)) ==
+        expected(rare, "started_at DESC, id DESC"));
+  CHECK(pages("/api/v1/sessions?limit=7&safe_id=" + safe + "&q=" + enc(rare)) ==
+        expected(rare, "started_at DESC, id DESC"));
+  const std::vector<std::pair<std::string, std::string>> sorts{
+      {"started_desc", "started_at DESC, id DESC"},
+      {"started_asc", "started_at ASC, id ASC"},
+      {"risk_desc", "risk_score DESC, started_at DESC, id DESC"}};
+  for (const auto& [sort, order] : sorts) {
+    INFO(sort);
+    auto want = expected(common, order);
+    REQUIRE(want.size() == 50);
+    CHECK(pages("/api/v1/search?limit=20&sort=" + sort + "&safe_id=" + safe + "&text=" + enc(common)) == want);
+    CHECK(pages("/api/v1/sessions?limit=15&sort=" + sort + "&safe_id=" + safe + "&q=" + enc(common)) == want);
+  }
+}
