@@ -104,8 +104,8 @@ SessionPage Store::querySessions(const SessionQuery& q) {
                                q.reviewer_is_auditor, ka, kb, kid);
     for (const auto& row : rows) {
       SessionRecord s = readSession(row);
-      s.duration_ms = row[25].as<std::int64_t>();
-      started_us.push_back(row[26].as<std::int64_t>());
+      s.duration_ms = row[28].as<std::int64_t>();
+      started_us.push_back(row[29].as<std::int64_t>());
       page.items.push_back(std::move(s));
     }
     if (!page.items.empty() && page.items.size() == static_cast<std::size_t>(q.limit)) {
