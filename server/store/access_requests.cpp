@@ -55,7 +55,7 @@ void loadDecisions(Tx& tx, AccessRequest& a) {
            "SELECT approver_id, approver, decision, comment, " + rfc3339("at") +
                " FROM access_request_decisions WHERE request_id = $1 ORDER BY id",
            a.id))
-    a.decisions.push_back({row[0].as<std::int64_t>(), row[1].c_str(), row[2].c_str(), row[3].c_str(), row[4].c_str()});
+    a.decisions.push_back({row[0].template as<std::int64_t>(), row[1].c_str(), row[2].c_str(), row[3].c_str(), row[4].c_str()});
 }
 
 template <class Tx>
