@@ -22,7 +22,11 @@ std::string rfc3339(long long t) {
 long long now() { return static_cast<long long>(std::time(nullptr)); }
 
 struct DualWorld {
-  DualWorld() : env(""), sshd(Sshd::instance()) {
+  // An unreachable SIEM receiver keeps events in the outbox, where the test can see them.
+  DualWorld()
+      : env("siem: {destinations: [{name: held, transport: tcp, host: 127.0.0.1, port: " +
+            std::to_string(vigil::test::freeLoopbackPort()) + "}]}\n"),
+        sshd(Sshd::instance()) {
     if (!sshd.ok()) throw std::runtime_error("sshd fixture: " + sshd.error());
     tmp = vigil::test::makeTempDir("vigil-dual-auth");
     alice = env.makeUser({"admin"});  // requester
@@ -114,7 +118,13 @@ struct DualWorld {
   std::string target_name;
 };
 
-DualWorld& world() {
+bool refusedForApproval(const vigil::test::HttpResult& r) {
+  INFO("launch: " << r.status << " " << r.body.substr(0, 300));
+  CHECK(r.status == 403);
+  return r.errorCode() == "approval_required";
+}
+
+DualWorld& dualWorld() {
   static DualWorld w;
   return w;
 }
@@ -123,7 +133,7 @@ DualWorld& world() {
 
 TEST_CASE("request, refusal, approval by another person, a real ssh session, then expiry refuses again",
           "[dual_auth][integration][ssh]") {
-  auto& w = world();
+  auto& w = dualWorld();
   // Without a request: the launch and the identity login are refused with the same clear words.
   auto refused = w.launch(w.alice);
   CHECK(refused.status == 403);
@@ -143,7 +153,7 @@ TEST_CASE("request, refusal, approval by another person, a real ssh session, the
   CHECK(w.auditOf("access_request_create", id).size() == 1);
 
   // Pending is not enough.
-  CHECK(w.launch(w.alice).errorCode() == "approval_required");
+  CHECK(refusedForApproval(w.launch(w.alice)));
 
   // The requester cannot approve their own request (even as a member with connect); audited.
   auto own = w.decide(w.alice, id, "approve");
@@ -189,8 +199,13 @@ TEST_CASE("request, refusal, approval by another person, a real ssh session, the
   CHECK(s["access_request_id"] == id);
   auto one = w.env.admin().get("/api/v1/sessions/" + s["id"].get<std::string>());
   CHECK(one.json()["access_request_id"] == id);
-  auto search = w.env.admin().get("/api/v1/search?account_id=" + S(w.account));
-  REQUIRE(search.status == 200);
+  vigil::test::HttpResult search;
+  for (int i = 0; i < 30; ++i) {  // the command event is written off the session thread
+    search = w.env.admin().get("/api/v1/search?text=approved-&account_id=" + S(w.account));
+    if (search.status == 200 && contains(search.body, "\"access_request_id\":" + S(id))) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  INFO(search.body.substr(0, 500));
   CHECK(contains(search.body, "\"access_request_id\":" + S(id)));
   // The identity login honours the same approval.
   auto ident = w.sshIdentity(w.alice, "echo identity-ok");
@@ -220,7 +235,7 @@ TEST_CASE("request, refusal, approval by another person, a real ssh session, the
 }
 
 TEST_CASE("N of M: two approvals need two distinct approvers", "[dual_auth][integration][ssh]") {
-  auto& w = world();
+  auto& w = dualWorld();
   auto put = w.env.admin().put("/api/v1/safes/" + S(w.safe) + "/compliance", {{"approvals_needed", 2}});
   INFO(put.body);
   REQUIRE(put.status == 200);
@@ -232,11 +247,11 @@ TEST_CASE("N of M: two approvals need two distinct approvers", "[dual_auth][inte
   REQUIRE(first.status == 200);
   CHECK(first.json()["status"] == "pending");
   CHECK(first.json()["approvals"] == 1);
-  CHECK(w.launch(w.alice).errorCode() == "approval_required");
+  CHECK(refusedForApproval(w.launch(w.alice)));
   // The same person twice is still one approval.
   auto again = w.decide(w.bob, id, "approve", "one more time");
   CHECK(again.status == 409);
-  CHECK(w.launch(w.alice).errorCode() == "approval_required");
+  CHECK(refusedForApproval(w.launch(w.alice)));
   auto second = w.decide(w.carol, id, "approve", "two");
   REQUIRE(second.status == 200);
   CHECK(second.json()["status"] == "approved");
@@ -251,18 +266,18 @@ TEST_CASE("N of M: two approvals need two distinct approvers", "[dual_auth][inte
   auto cancel = w.alice.http().post("/api/v1/access-requests/" + S(id) + "/cancel", json::object());
   CHECK(cancel.status == 200);
   CHECK(cancel.json()["status"] == "cancelled");
-  CHECK(w.launch(w.alice).errorCode() == "approval_required");
+  CHECK(refusedForApproval(w.launch(w.alice)));
 }
 
 TEST_CASE("a rejection with a comment ends the request; the launch stays refused", "[dual_auth][integration]") {
-  auto& w = world();
+  auto& w = dualWorld();
   auto req = w.request(w.alice, "just looking");
   const std::int64_t id = req["id"];
   auto no = w.decide(w.carol, id, "reject", "no ticket for this");
   REQUIRE(no.status == 200);
   CHECK(no.json()["status"] == "rejected");
   CHECK(no.json()["decisions"][0]["decision"] == "reject");
-  CHECK(w.launch(w.alice).errorCode() == "approval_required");
+  CHECK(refusedForApproval(w.launch(w.alice)));
   CHECK(w.decide(w.bob, id, "approve").status == 409);
   auto rows = w.auditOf("access_request_reject", id);
   REQUIRE(rows.size() == 1);
@@ -270,24 +285,24 @@ TEST_CASE("a rejection with a comment ends the request; the launch stays refused
 }
 
 TEST_CASE("bad access requests get clear errors and the server keeps serving", "[dual_auth][integration][validation]") {
-  auto& w = world();
+  auto& w = dualWorld();
   auto post = [&](const json& body) { return w.alice.http().post("/api/v1/access-requests", body); };
   const std::string to = rfc3339(now() + 3600);
-  api_test::checkError(post({{"account_id", w.account}, {"reason", "x"}, {"window_to", "tomorrow"}}), 400, "validation_failed");
-  api_test::checkError(post({{"account_id", w.account}, {"reason", "   "}, {"window_to", to}}), 400, "validation_failed");
-  api_test::checkError(post({{"account_id", w.account}, {"window_to", to}}), 400, "validation_failed");
-  api_test::checkError(post({{"account_id", w.account}, {"reason", "x"}, {"window_to", rfc3339(now() - 10)}}), 400,
+  api_test::checkError(post(json{{"account_id", w.account}, {"reason", "x"}, {"window_to", "tomorrow"}}), 400, "validation_failed");
+  api_test::checkError(post(json{{"account_id", w.account}, {"reason", "   "}, {"window_to", to}}), 400, "validation_failed");
+  api_test::checkError(post(json{{"account_id", w.account}, {"window_to", to}}), 400, "validation_failed");
+  api_test::checkError(post(json{{"account_id", w.account}, {"reason", "x"}, {"window_to", rfc3339(now() - 10)}}), 400,
                        "validation_failed");
-  api_test::checkError(post({{"account_id", w.account}, {"reason", "x"}, {"window_from", to}, {"window_to", rfc3339(now() + 60)}}),
+  api_test::checkError(post(json{{"account_id", w.account}, {"reason", "x"}, {"window_from", to}, {"window_to", rfc3339(now() + 60)}}),
                        400, "validation_failed");
-  api_test::checkError(post({{"account_id", w.account}, {"reason", "x"}, {"window_to", rfc3339(now() + 30 * 86400)}}), 400,
+  api_test::checkError(post(json{{"account_id", w.account}, {"reason", "x"}, {"window_to", rfc3339(now() + 30 * 86400)}}), 400,
                        "validation_failed");
-  api_test::checkError(post({{"account_id", w.account}, {"reason", "x"}, {"window_to", to}, {"colour", "red"}}), 400,
+  api_test::checkError(post(json{{"account_id", w.account}, {"reason", "x"}, {"window_to", to}, {"colour", "red"}}), 400,
                        "validation_failed");
   auto plain = post({{"account_id", w.plain_account}, {"reason", "x"}, {"window_to", to}});
   api_test::checkError(plain, 400, "validation_failed");
   CHECK(contains(plain.body, "does not require approval"));
-  api_test::checkError(post({{"account_id", 999999}, {"reason", "x"}, {"window_to", to}}), 404, "not_found");
+  api_test::checkError(post(json{{"account_id", 999999}, {"reason", "x"}, {"window_to", to}}), 404, "not_found");
   api_test::checkError(w.alice.http().get("/api/v1/access-requests?view=everything"), 400, "validation_failed");
   api_test::checkError(w.alice.http().get("/api/v1/access-requests?view=all"), 403, "forbidden");
   api_test::checkError(w.decide(w.bob, 999999, "approve"), 404, "not_found");
@@ -306,7 +321,7 @@ TEST_CASE("bad access requests get clear errors and the server keeps serving", "
 
 TEST_CASE("the access report lists each session with its approval, as CSV and as a printable HTML page",
           "[dual_auth][integration][report]") {
-  auto& w = world();
+  auto& w = dualWorld();
   // At least one approved session exists (earlier cases); if run alone, make one.
   auto list = w.env.admin().get("/api/v1/sessions?account_id=" + S(w.account) + "&limit=200");
   json sessions = list.json()["items"];
@@ -372,7 +387,7 @@ TEST_CASE("the access report lists each session with its approval, as CSV and as
 }
 
 TEST_CASE("a moderated safe refuses sessions even with an approval, saying why", "[dual_auth][integration][moderated]") {
-  auto& w = world();
+  auto& w = dualWorld();
   auto req = w.request(w.alice, "moderated check");
   REQUIRE(w.decide(w.bob, req["id"], "approve").status == 200);
   REQUIRE(w.launch(w.alice).status == 201);

@@ -17,7 +17,9 @@ namespace fs = std::filesystem;
 struct RetentionWorld {
   RetentionWorld()
       : cold(vigil::test::makeTempDir("vigil-cold")),
-        env("retention: {cold_dir: " + cold + ", batch_size: 2}\n"),
+        // An unreachable SIEM receiver keeps events in the outbox, where the test can see them.
+        env("retention: {cold_dir: " + cold + ", batch_size: 2}\nsiem: {destinations: [{name: held, transport: tcp, "
+            "host: 127.0.0.1, port: " + std::to_string(vigil::test::freeLoopbackPort()) + "}]}\n"),
         sshd(Sshd::instance()) {
     if (!sshd.ok()) throw std::runtime_error("sshd fixture: " + sshd.error());
     tmp = vigil::test::makeTempDir("vigil-retention");
@@ -121,7 +123,7 @@ struct RetentionWorld {
   Principal alice, bob, auditor;
 };
 
-RetentionWorld& world() {
+RetentionWorld& retentionWorld() {
   static RetentionWorld w;
   return w;
 }
@@ -136,7 +138,7 @@ bool has(const json& ids, const std::string& id) {
 
 TEST_CASE("sessions past retention are deleted with an audit row each; held ones are kept until released",
           "[retention][integration][ssh]") {
-  auto& w = world();
+  auto& w = retentionWorld();
   auto [safe, account] = w.safeWithAccount({{"retention_class", "custom"}, {"retention_days", 30}});
   [[maybe_unused]] auto [sox_safe, sox_account] = w.safeWithAccount({{"retention_class", "sox"}});
   const std::string s1 = w.session(w.alice, account, "first")["id"];
@@ -216,7 +218,7 @@ TEST_CASE("sessions past retention are deleted with an audit row each; held ones
 
 TEST_CASE("an old recording moves to the cold tier and still plays; past retention both copies go",
           "[retention][integration][cold]") {
-  auto& w = world();
+  auto& w = retentionWorld();
   auto [safe, account] = w.safeWithAccount({{"retention_class", "custom"}, {"retention_days", 3650}, {"hot_days", 1}});
   auto s = w.session(w.alice, account, "cold-marker-7");
   const std::string id = s["id"];
@@ -244,13 +246,13 @@ TEST_CASE("an old recording moves to the cold tier and still plays; past retenti
 
 TEST_CASE("legal holds: bad input gets clear errors, only auditors and superusers place them",
           "[retention][integration][validation]") {
-  auto& w = world();
+  auto& w = retentionWorld();
   auto post = [&](const json& b) { return w.auditor.http().post("/api/v1/legal-holds", b); };
-  api_test::checkError(post({{"scope", "galaxy"}, {"reason", "x"}}), 400, "validation_failed");
-  api_test::checkError(post({{"scope", "session"}, {"session_id", "not-a-uuid"}, {"reason", "x"}}), 404, "not_found");
-  api_test::checkError(post({{"scope", "user"}, {"reason", "x"}}), 400, "validation_failed");
-  api_test::checkError(post({{"scope", "user"}, {"user_id", w.bob.id}, {"reason", "  "}}), 400, "validation_failed");
-  api_test::checkError(post({{"scope", "user"}, {"user_id", w.bob.id}, {"safe_id", 1}, {"reason", "x"}}), 400,
+  api_test::checkError(post(json{{"scope", "galaxy"}, {"reason", "x"}}), 400, "validation_failed");
+  api_test::checkError(post(json{{"scope", "session"}, {"session_id", "not-a-uuid"}, {"reason", "x"}}), 404, "not_found");
+  api_test::checkError(post(json{{"scope", "user"}, {"reason", "x"}}), 400, "validation_failed");
+  api_test::checkError(post(json{{"scope", "user"}, {"user_id", w.bob.id}, {"reason", "  "}}), 400, "validation_failed");
+  api_test::checkError(post(json{{"scope", "user"}, {"user_id", w.bob.id}, {"safe_id", 1}, {"reason", "x"}}), 400,
                        "validation_failed");
   api_test::checkError(w.alice.http().post("/api/v1/legal-holds", {{"scope", "user"}, {"user_id", w.bob.id}, {"reason", "x"}}),
                        403, "forbidden");
