@@ -252,6 +252,15 @@ Config fromNode(const YAML::Node& root) {
                if (c.risk.rules_file.empty()) throw ConfigError(k + ".rules_file", "must name a file");
              }},
             {"siem", [&](const YAML::Node& n, const std::string& k) { parseSiem(n, k, c.siem); }},
+            {"retention",
+             [&](const YAML::Node& n, const std::string& k) {
+               applyMap(n, k,
+                        {{"enabled", boolean(c.retention.enabled)},
+                         {"interval_seconds", integer(c.retention.interval_seconds, 1, 604800)},
+                         {"batch_size", integer(c.retention.batch_size, 1, 10000)},
+                         {"max_batches", integer(c.retention.max_batches, 1, 100000)},
+                         {"cold_dir", str(c.retention.cold_dir)}});
+             }},
             {"node",
              [&](const YAML::Node& n, const std::string& k) {
                applyMap(n, k, {{"name", str(c.node.name)}});

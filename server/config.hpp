@@ -92,6 +92,15 @@ struct RiskConfig {
   int poll_interval_ms = 1000;  // mtime and session-duration checks
 };
 
+/// Retention of recordings (issue 8, docs/config.md): the background job of `vigil serve`.
+struct RetentionConfig {
+  bool enabled = true;
+  int interval_seconds = 3600;  // between runs (access-request expiry runs every 30 s regardless)
+  int batch_size = 100;         // sessions per batch (one transaction each)
+  int max_batches = 50;         // per run; the rest waits for the next run
+  std::string cold_dir;         // the cold tier; '' = recordings stay in recordings.dir
+};
+
 struct NodeConfig {
   std::string name;  // default: the host name
 };
@@ -137,6 +146,7 @@ struct Config {
   NodeConfig node;
   RiskConfig risk;
   SiemConfig siem;
+  RetentionConfig retention;
 
   std::filesystem::path masterKeyPath() const;
   std::filesystem::path certPath() const;

@@ -19,6 +19,7 @@
 #include "protocols/ssh/web_terminal.hpp"
 #include "server/services/auth_service.hpp"
 #include "server/services/gatekeeper.hpp"
+#include "server/services/retention.hpp"
 #include "server/services/siem_forwarder.hpp"
 #include "web/api/api.hpp"
 #include "web/https_server.hpp"
@@ -154,6 +155,9 @@ int serve(const GlobalOptions& g) {
   services::SiemForwarder siem(rt.cfg, cfg.database.url.empty() ? rt.pg->connectionString() : cfg.database.url,
                                cfg.siem.portal_url.empty() ? cfg.publicUrl(server.port()) : cfg.siem.portal_url);
   siem.start();
+  // Retention, legal holds and access-request expiry (issue 8).
+  services::RetentionJob retention(rt.cfg, *rt.store);
+  retention.start();
 
   spdlog::info("listening on {}:{}", cfg.listen.address, server.port());
   if (ssh_listener)
@@ -171,6 +175,7 @@ int serve(const GlobalOptions& g) {
                                     {"error", r.error.message()}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
   }
   spdlog::info("received signal {}, shutting down", sig);
+  retention.stop();
   server.stop();
   if (ssh_listener) ssh_listener->stop();  // sessions end as client_closed, recordings closed
   siem.stop();  // after the sessions' end events are written and queued

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/crypto/random.hpp"
+#include "server/services/access_requests.hpp"
 #include "server/services/ids.hpp"
 #include "server/services/session_log.hpp"
 #include "server/services/session_recorder.hpp"
@@ -57,6 +58,7 @@ struct SessionGatekeeper::Check {
   std::string reason;
   std::string message;
   std::optional<store::Safe> safe;
+  std::optional<std::int64_t> access_request_id;  // the approval used, on safes that require one
 };
 
 SessionGatekeeper::SessionGatekeeper(const Config& cfg, store::Store& store, Vault& vault, AuthService& auth)
@@ -93,13 +95,6 @@ SessionGatekeeper::Check SessionGatekeeper::check(const store::User& user, const
     c.message = "the account no longer exists";
     return c;
   }
-  // Dual authorization (a second person approves each session) is not built yet: refusing is the
-  // only safe answer until it is, rather than letting sessions through unapproved.
-  if (c.safe->policy.require_dual_authorization) {
-    c.reason = "dual_authorization_unavailable";
-    c.message = "safe " + c.safe->name + " requires dual authorization, which this Vigil version cannot grant yet";
-    return c;
-  }
   if (!contains(c.safe->policy.allowed_protocols, protocol)) {
     c.reason = "protocol_not_allowed";
     c.message = "safe " + c.safe->name + " does not allow " + protocol + " sessions";
@@ -111,6 +106,14 @@ SessionGatekeeper::Check SessionGatekeeper::check(const store::User& user, const
                 " account (it is " + account.protocol + ")";
     return c;
   }
+  // Dual authorization: an approved request of this user for this account, in its window.
+  auto approval = AccessRequests(store_).gate(user, account, *c.safe);
+  if (!approval.ok) {
+    c.reason = approval.reason;
+    c.message = approval.message;
+    return c;
+  }
+  c.access_request_id = approval.request_id;
   c.ok = true;
   return c;
 }
@@ -372,6 +375,7 @@ std::unique_ptr<proto::Session> SessionGatekeeper::startSession(const proto::Gra
     // The row exists before the proxy dials the target: a crash from here on leaves a trace.
     store_.insertSession(s);
     row = true;
+    if (c.access_request_id) store_.setSessionAccessRequest(id, *c.access_request_id);
 
     const std::filesystem::path file = rel.empty() ? std::filesystem::path() : cfg_.recordingsDir() / rel;
     if (record && !canCreateFileIn(file.parent_path(), id)) {
@@ -405,7 +409,8 @@ std::unique_ptr<proto::Session> SessionGatekeeper::startSession(const proto::Gra
     e.outcome = "ok";
     e.details_json = json{{"account_id", account->id}, {"account_user", account->username},
                           {"target", account->target_name}, {"safe_id", c.safe->id}, {"safe", c.safe->name},
-                          {"protocol", client.protocol}, {"via", s.via}, {"recorded", record}}
+                          {"protocol", client.protocol}, {"via", s.via}, {"recorded", record},
+                          {"access_request_id", c.access_request_id ? json(*c.access_request_id) : json(nullptr)}}
                          .dump(-1, ' ', false, json::error_handler_t::replace);
     store_.audit(e);
     sessionLog()->info("session={} started: {} -> {}@{} ({}, via {})", id, user->username, account->username,

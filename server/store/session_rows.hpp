@@ -8,7 +8,7 @@
 
 namespace vigil::store {
 
-/// The columns of `sessions s` readSession() expects, in order (25 columns).
+/// The columns of `sessions s` readSession() expects, in order (28 columns).
 extern const std::string kSessionColumns;
 SessionRecord readSession(const pqxx::row& r);
 /// A session_events row selected as: id, session_id::text, at (RFC 3339), offset_ms, kind, text,

@@ -176,8 +176,8 @@ SessionPage Store::querySessions(const SessionQuery& q) {
                                q.reviewer_is_superuser, q.reviewer_is_auditor, ka, kb, kid);
     for (const auto& row : rows) {
       SessionRecord s = readSession(row);
-      s.duration_ms = row[25].as<std::int64_t>();
-      out.started_us.push_back(row[26].as<std::int64_t>());
+      s.duration_ms = row[28].as<std::int64_t>();  // after the 28 session columns
+      out.started_us.push_back(row[29].as<std::int64_t>());
       out.items.push_back(std::move(s));
     }
   };

@@ -9,7 +9,8 @@ const std::string kSessionColumns =
     "s.id::text, s.node, s.user_id, s.username, s.account_id, s.account_user, s.target_id, s.target_name,"
     " s.target_address, s.safe_id, s.safe_name, s.protocol, s.via, s.client_addr, " + rfc3339("s.started_at") +
     ", coalesce(" + rfc3339("s.ended_at") + ", ''), s.end_reason, s.end_detail, s.bytes_from_client,"
-    " s.bytes_to_client, s.recording_path, s.recording_bytes, s.command_count, s.risk_score, s.review_status";
+    " s.bytes_to_client, s.recording_path, s.recording_bytes, s.command_count, s.risk_score, s.review_status,"
+    " s.access_request_id, coalesce(" + rfc3339("s.purged_at") + ", ''), s.recording_tier";
 
 static std::optional<std::int64_t> optId(const pqxx::field& f) {
   if (f.is_null()) return std::nullopt;
@@ -43,6 +44,9 @@ SessionRecord readSession(const pqxx::row& r) {
   s.command_count = r[22].as<int>();
   s.risk_score = r[23].as<int>();
   s.review_status = r[24].c_str();
+  s.access_request_id = optId(r[25]);
+  s.purged_at = r[26].c_str();
+  s.recording_tier = r[27].c_str();
   return s;
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "server/store/compliance_types.hpp"
 #include "server/store/types.hpp"
 
 namespace vigil::store {
@@ -231,6 +232,46 @@ class Store {
   /// Alerts with id > after_id, oldest first (at most `limit`).
   std::vector<AlertBrief> alertsSince(std::int64_t after_id, int limit);
   std::int64_t lastAlertId();
+
+  // ---- compliance (issue 8; server/store/access_requests.cpp, retention.cpp)
+  /// The safe's approval and retention settings; nullopt: no such safe.
+  std::optional<CompliancePolicy> compliancePolicy(std::int64_t safe_id);
+  void setCompliancePolicy(std::int64_t safe_id, const CompliancePolicy& p);
+  /// Users who may decide requests on the safe (listed users + members with the permission).
+  std::vector<std::int64_t> approversOf(std::int64_t safe_id);
+  AccessRequest createAccessRequest(const AccessRequest& r);
+  std::optional<AccessRequest> accessRequestById(std::int64_t id);
+  std::vector<AccessRequest> listAccessRequests(const AccessRequestFilter& f);
+  /// Records one person's decision on a pending request and moves it to approved (N distinct
+  /// approvals) or rejected (any rejection), in one transaction. Conflict: already decided by
+  /// this person; nullopt: the request is not pending (or unknown).
+  std::optional<AccessRequest> decideAccessRequest(std::int64_t id, std::int64_t approver_id,
+                                                   const std::string& approver, const std::string& decision,
+                                                   const std::string& comment);
+  /// pending/approved -> cancelled, only by the requester. False if not cancellable.
+  bool cancelAccessRequest(std::int64_t id, std::int64_t requester_id);
+  /// Moves pending/approved requests whose window has ended to expired; returns them.
+  std::vector<AccessRequest> expireAccessRequests();
+  /// The approved request of this user for this account whose window contains now, if any.
+  std::optional<std::int64_t> usableAccessRequest(std::int64_t user_id, std::int64_t account_id);
+  void setSessionAccessRequest(const std::string& session_id, std::int64_t request_id);
+
+  LegalHold createLegalHold(const LegalHold& h);
+  std::vector<LegalHold> listLegalHolds(bool include_released);
+  std::optional<LegalHold> releaseLegalHold(std::int64_t id, const std::string& by);
+  /// Ended, not yet purged sessions past their safe's retention with no active hold (oldest first).
+  std::vector<RetentionCandidate> retentionCandidates(int limit);
+  std::int64_t countRetentionCandidates();
+  /// In one transaction: re-checks the session is still due and not held, calls `remove_files`
+  /// (false rolls back), deletes its timeline, clears its recording path, sets purged_at and
+  /// writes `audit`. Returns the number of timeline rows deleted; nullopt if it was not purged.
+  std::optional<std::int64_t> purgeSession(const std::string& session_id, const AuditEntry& audit,
+                                           const std::function<bool()>& remove_files);
+  /// Recordings of ended sessions older than their safe's hot_days, still hot.
+  std::vector<ColdCandidate> coldCandidates(int limit);
+  void setRecordingTier(const std::string& session_id, const std::string& tier);
+  /// The access report (server/store/reports.cpp), oldest first.
+  std::vector<AccessReportRow> accessReport(const AccessReportQuery& q);
 
   struct Pool;  // defined in pool.hpp (server/store only)
 

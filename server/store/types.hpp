@@ -159,6 +159,9 @@ struct SessionRecord {
   int risk_score = 0;
   std::string review_status = "unreviewed";
   std::optional<std::int64_t> duration_ms;  // set by querySessions (active sessions: up to now)
+  std::optional<std::int64_t> access_request_id;  // the approval that authorized it (issue 8)
+  std::string purged_at;                          // retention deleted its recording ('' if not)
+  std::string recording_tier = "hot";             // hot | cold
 };
 
 /// What a session's end writes to its row.

@@ -166,6 +166,9 @@ Api::Api(ApiDeps deps) : impl_(std::make_unique<Impl>(Impl{deps, {}, deps.cfg.we
   addTerminalRoutes(r);
   addLiveRoutes(r);
   addRiskRoutes(r);
+  addAccessRequestRoutes(r);
+  addRetentionRoutes(r);
+  addReportRoutes(r);
 }
 
 Api::~Api() = default;

@@ -104,6 +104,9 @@ class LiveFeed;
 bool isLiveSocketPath(std::string_view path);
 std::shared_ptr<WebSocketEndpoint> openLiveSocket(ApiDeps& deps, LiveFeed& feed, const HttpRequest& req);
 void addRiskRoutes(std::vector<Route>& r);
+void addAccessRequestRoutes(std::vector<Route>& r);  // access requests, safe compliance (issue 8)
+void addRetentionRoutes(std::vector<Route>& r);      // legal holds, retention runs (issue 8)
+void addReportRoutes(std::vector<Route>& r);         // GET /reports/access (issue 8)
 /// WebSocket upgrades under /api/v1 (the browser terminal); throws ApiError to refuse.
 std::shared_ptr<WebSocketEndpoint> openTerminalSocket(ApiDeps& deps, const HttpRequest& req);
 

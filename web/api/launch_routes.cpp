@@ -1,5 +1,6 @@
 // POST /api/v1/accounts/{id}/launch: a one-time launch token for the caller and one account,
 // with the command line to use it. The token is shown here once; only its hash is stored.
+#include "server/services/access_requests.hpp"
 #include "web/api/context.hpp"
 
 namespace vigil::web {
@@ -15,6 +16,8 @@ HttpResponse launch(RequestContext& c) {
     // Someone with no permission at all on the safe learns nothing about the account.
     auto a = c.deps.store.accountById(account_id);
     if (!a || safePermissions(c, a->safe_id).empty()) throw ApiError(404, "not_found", "no such account");
+    // The portal opens its access request form on this code.
+    if (error == services::kApprovalRequiredMessage) throw ApiError(403, "approval_required", error);
     throw ApiError(403, "forbidden", error);
   }
   json body{{"token", issued->token},

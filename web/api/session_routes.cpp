@@ -63,7 +63,10 @@ json sessionJson(const store::SessionRecord& s) {
               {"command_count", s.command_count},
               {"risk_score", s.risk_score},
               {"review_status", s.review_status},
-              {"duration_ms", s.duration_ms ? *s.duration_ms : durationMs(s.started_at, s.ended_at)}};
+              {"duration_ms", s.duration_ms ? *s.duration_ms : durationMs(s.started_at, s.ended_at)},
+              {"access_request_id", optId(s.access_request_id)},
+              {"purged_at", s.purged_at.empty() ? json(nullptr) : json(s.purged_at)},
+              {"recording_tier", s.recording_tier}};
 }
 
 bool canSeeSession(const RequestContext& c, const store::SessionRecord& s) {

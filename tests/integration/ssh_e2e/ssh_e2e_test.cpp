@@ -112,7 +112,7 @@ TEST_CASE("a user without connect permission gets no token and no session", "[ss
   CHECK(w.sessionsOf(w.account).size() == before);
 }
 
-TEST_CASE("a safe that requires dual authorization refuses sessions until approvals exist", "[ssh][e2e][refusal]") {
+TEST_CASE("a safe that requires dual authorization refuses sessions without an approved access request", "[ssh][e2e][refusal]") {
   auto& w = world();
   auto r = w.env().admin().post("/api/v1/safes", {{"name", uniq("dual")}, {"policy", {{"require_dual_authorization", true}}}});
   REQUIRE(r.status == 201);
@@ -126,12 +126,12 @@ TEST_CASE("a safe that requires dual authorization refuses sessions until approv
   REQUIRE(a.status == 201);
   auto launch = w.alice.http().post("/api/v1/accounts/" + S(a.json()["id"]) + "/launch", json::object());
   CHECK(launch.status == 403);
-  CHECK(contains(launch.body, "dual authorization"));
+  CHECK(contains(launch.body, "approval required"));
   auto ssh = w.withPassword(w.alice.password, "ssh -p " + S(w.sshPort()) + w.sshOpts() + "'" +
                                                   w.identity(w.alice, t.json()["name"]) + "'@127.0.0.1 'echo should-not-run'");
   CHECK(ssh.exit_code != 0);
   CHECK_FALSE(contains(ssh.out, "should-not-run"));
-  CHECK(contains(ssh.err, "dual authorization"));
+  CHECK(contains(ssh.err, "approval required: request access in the portal"));
 }
 
 TEST_CASE("the identity login with the person's own Vigil password opens the named account", "[ssh][e2e]") {

@@ -21,6 +21,8 @@ import * as terminalView from './views/terminal.js';
 import * as playerView from './views/player.js';
 import * as reviewQueueView from './views/review-queue.js';
 import * as liveView from './views/live.js';
+import * as accessRequestsView from './views/access-requests.js';
+import * as reportsView from './views/reports.js';
 
 const canSeeSafes = () => isVaultAdmin() || managesSafes();
 let monitorsLive = false; // holds monitor_live on some safe
@@ -30,6 +32,7 @@ const canMonitorLive = () => hasRole('soc', 'superuser', 'vault_admin') || monit
 const ROUTES = [
   { path: 'my-accounts', title: 'My accounts', view: myAccountsView, nav: true, allowed: () => true },
   { path: 'terminal/:id', title: 'Terminal', view: terminalView, allowed: () => true },
+  { path: 'access-requests', title: 'Access requests', view: accessRequestsView, nav: true, allowed: () => true },
   { path: 'sessions', title: 'Recordings', view: sessionsView, nav: true, allowed: () => true },
   { path: 'sessions/:id', title: 'Player', view: playerView, allowed: () => true },
   // Reviewing is decided by the server per safe (403); the link is for the roles that usually may.
@@ -41,6 +44,7 @@ const ROUTES = [
   { path: 'accounts', title: 'Accounts', view: accountsView, nav: true, allowed: isVaultAdmin },
   { path: 'users', title: 'Users', view: usersView, nav: true, allowed: () => hasRole('superuser') },
   { path: 'audit', title: 'Audit log', view: auditView, nav: true, allowed: () => hasRole('auditor', 'superuser') },
+  { path: 'reports', title: 'Reports', view: reportsView, nav: true, allowed: () => hasRole('auditor', 'superuser') },
   { path: 'risk-rules', title: 'Risk rules', view: riskRulesView, nav: true, allowed: () => hasRole('soc', 'auditor', 'superuser') },
   { path: 'profile', title: 'Profile', view: profileView, nav: true, allowed: () => true },
 ];

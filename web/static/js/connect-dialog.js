@@ -3,7 +3,8 @@
 // secret: it lives only in this dialog, which is removed from the page when it closes.
 import * as api from './api.js';
 import { h, replace, uid } from './dom.js';
-import { loadingState, errorState } from './ui.js';
+import { loadingState, errorState, emptyState } from './ui.js';
+import { renderAccessRequestForm } from './access-request-form.js';
 
 /** Copies `text`; falls back to selecting `selectTarget` (and execCommand) without clipboard access. */
 export async function copyText(text, selectTarget) {
@@ -57,8 +58,25 @@ export function openConnectDialog(account, { onOpenInBrowser }) {
       showLaunch(launch);
     } catch (error) {
       if (error && error.status === 401) { dialog.close(); return; }
+      // Dual authorization: no approved request yet, so ask for one instead of a dead end.
+      if (error && error.code === 'approval_required') { askApproval(error.message); return; }
       replace(body, errorState(error, request));
     }
+  };
+
+  const askApproval = (message) => {
+    browser.hidden = true;
+    renderAccessRequestForm(body, account, {
+      message,
+      onCancel: () => dialog.close(),
+      onCreated: (created) => {
+        replace(body, emptyState('Access requested',
+          `Request #${created.id} is waiting for ${created.approvals_needed} approval(s). You can connect once it is ` +
+          'approved, within its time window.',
+          h('a', { href: '#/access-requests', class: 'btn', id: 'access-requests-link', text: 'See my requests',
+            onClick: () => dialog.close() })));
+      },
+    });
   };
 
   const showLaunch = (launch) => {

@@ -12,6 +12,7 @@ import { Replay } from '../player/replay.js';
 import { createTimeline } from '../player/timeline.js';
 import { createTranscript } from '../player/transcript.js';
 import { createReviewPanel } from '../player/review.js';
+import { legalHoldControl } from '../legal-hold.js';
 import {
   reviewBadge, riskBadge, formatOffset, formatDurationMs, secondsParam, isForbidden,
 } from '../recordings-common.js';
@@ -124,7 +125,11 @@ export function render(root, { params, query }) {
           ` · ${session.safe_name || ''} · started `, h('time', { datetime: session.started_at, text: formatTime(session.started_at) }),
           ` · ${(session.protocol || '').toUpperCase()}`)),
       h('span', { class: 'badge-list' }, liveBadge, riskBadge(session.risk_score),
-        h('span', { id: 'player-review-badge' }, reviewBadge(session.review_status))),
+        h('span', { id: 'player-review-badge' }, reviewBadge(session.review_status)),
+        session.access_request_id ? h('a', { href: '#/access-requests', id: 'player-approval', class: 'badge badge-info',
+          text: `Approved: request #${session.access_request_id}` }) : null,
+        session.purged_at ? badge('Deleted by retention', 'neutral') : null),
+      legalHoldControl('session', session.id),
       h('a', { href: `/api/v1/sessions/${sid}/recording`, download: `vigil-session-${session.id}.cast`, class: 'btn btn-small btn-ghost', text: 'Download' }));
 
     const controls = h('div', { class: 'player-controls', role: 'group', 'aria-label': 'Playback controls' },

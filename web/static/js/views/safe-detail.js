@@ -7,6 +7,7 @@ import {
   formError, setFormError, onSubmit, notify, formDialog, confirmAction, errorState,
 } from '../ui.js';
 import { policyFieldset, readPolicy, validatePolicy, PERMISSIONS } from '../policy.js';
+import { compliancePanel } from '../compliance-panel.js';
 
 export function render(root, { params, navigate }) {
   const id = Number.parseInt(params.id, 10);
@@ -69,7 +70,8 @@ function renderSafe(safe, navigate) {
     h('p', { class: 'page-subtitle', text: safe.description || 'No description.' }),
     h('div', { class: 'two-col' },
       h('section', { class: 'panel' }, form),
-      membersSection));
+      membersSection),
+    compliancePanel(safe, canManage));
   if (canManage) renderMembers(membersSection, safe);
   else replace(membersSection, h('h2', { id: 'members-title', text: 'Members' }),
     emptyState('Members are visible to managers', 'You need the “manage” permission on this safe to see and change its members.'));

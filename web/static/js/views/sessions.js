@@ -166,10 +166,12 @@ function sessionTitle(s) {
   return h('div', { class: 'cell-stack' },
     h('a', { href: playerHref(s.id), class: 'cell-main strong-link session-open', text: `${s.account_user || '?'}@${s.target_name || '?'}` }),
     h('span', { class: 'cell-sub' }, h('span', { class: 'mono', text: s.username || '' }),
-      s.safe_name ? ` · ${s.safe_name}` : ''));
+      s.safe_name ? ` · ${s.safe_name}` : '',
+      s.access_request_id ? h('span', { class: 'approval-ref', text: ` · approved by request #${s.access_request_id}` }) : null));
 }
 
 function recordingActions(s) {
+  if (s.purged_at) return h('span', { class: 'muted small', text: 'Deleted by retention' });
   if (s.has_recording === false) return h('span', { class: 'muted small', text: 'Not recorded' });
   return h('span', { class: 'row-actions' },
     h('a', { href: playerHref(s.id), class: 'btn btn-small', 'aria-label': `Play session ${s.id}`, text: 'Play' }),
