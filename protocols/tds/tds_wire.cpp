@@ -360,6 +360,25 @@ std::optional<crypto::SecureString> rewriteLogin7(std::string_view p, std::strin
   const bool ok = splice(s, UserName, user16, why) && splice(s, Password, ob, why);
   crypto::wipe(ob);
   if (!ok) return std::nullopt;
+  // Overlapping fields (never sent by a real client) could make the splice damage another field:
+  // the result must read back as exactly the credential.
+  const std::string_view v(s.data(), s.size());
+  if (!checkLogin(v, why) || fieldText(v, UserName) != utf16ToUtf8(user16)) {
+    why = "LOGIN7 fields overlap";
+    return std::nullopt;
+  }
+  {
+    const std::size_t off = le16(v, kFieldAt[Password]), bytes = le16(v, kFieldAt[Password] + 2) * 2u;
+    std::string clear = deobfuscatePassword(v.substr(off, bytes));
+    std::string want = utf8ToUtf16(password);
+    const bool same = clear == want;
+    crypto::wipe(clear);
+    crypto::wipe(want);
+    if (!same) {
+      why = "LOGIN7 fields overlap";
+      return std::nullopt;
+    }
+  }
   return s;
 }
 
