@@ -245,7 +245,7 @@ struct Pending {
 class Relay final : public proto::SessionControl, private TdsDecoder::Callbacks {
  public:
   Relay(Leg& client, Leg& target, proto::Session& session, std::uint32_t tds_version)
-      : client_(client), target_(target), session_(session), decoder_(*this, tds_version) {
+      : client_(client), target_(target), session_(session), decoder_(*this, tds_version), version_(tds_version) {
     event_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   }
   ~Relay() override { ::close(event_fd_); }
@@ -329,6 +329,11 @@ class Relay final : public proto::SessionControl, private TdsDecoder::Callbacks 
   bool clientPacket(const std::string& p, std::string& error) {
     const auto type = static_cast<std::uint8_t>(p[0]);
     const bool eom = (static_cast<std::uint8_t>(p[1]) & kStatusEom) != 0;
+    if (type == kAttention && !held_.empty()) {
+      // The client gave up sending a request half way: the target never saw any of it.
+      held_.clear();
+      held_oversized_ = false;
+    }
     if (held_.empty() && type != kSqlBatch && type != kRpc) {
       // Attention, bulk load data, transaction manager requests: relayed as they come.
       if (!target_.send(p, error)) return false;
@@ -416,7 +421,7 @@ class Relay final : public proto::SessionControl, private TdsDecoder::Callbacks 
   Leg& target_;
   proto::Session& session_;
   TdsDecoder decoder_;
-  std::uint32_t version_ = 0x74000004;
+  std::uint32_t version_;
   std::deque<Pending> pending_;
   std::string held_;
   std::uint8_t held_type_ = 0;
@@ -426,9 +431,6 @@ class Relay final : public proto::SessionControl, private TdsDecoder::Callbacks 
   std::atomic<bool> suspended_{false}, terminate_{false};
   std::mutex mu_;
   std::string terminate_reason_;
-
- public:
-  void setVersion(std::uint32_t v) { version_ = v; }
 };
 
 class Connection {

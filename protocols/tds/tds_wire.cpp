@@ -341,7 +341,8 @@ std::optional<Login7> parseLogin7(std::string_view p, std::string& why) {
   l.library_name = fieldText(p, CltIntName);
   l.database = fieldText(p, Database);
   const std::size_t off = le16(p, kFieldAt[Password]), bytes = le16(p, kFieldAt[Password] + 2) * 2u;
-  std::string clear = deobfuscatePassword(p.substr(off, bytes));
+  // An empty field's offset is not checked (clients put anything there).
+  std::string clear = bytes == 0 ? std::string() : deobfuscatePassword(p.substr(off, bytes));
   std::string utf8 = utf16ToUtf8(clear);
   l.password.assign(utf8.begin(), utf8.end());
   crypto::wipe(clear);
@@ -369,7 +370,7 @@ std::optional<crypto::SecureString> rewriteLogin7(std::string_view p, std::strin
   }
   {
     const std::size_t off = le16(v, kFieldAt[Password]), bytes = le16(v, kFieldAt[Password] + 2) * 2u;
-    std::string clear = deobfuscatePassword(v.substr(off, bytes));
+    std::string clear = bytes == 0 ? std::string() : deobfuscatePassword(v.substr(off, bytes));
     std::string want = utf8ToUtf16(password);
     const bool same = clear == want;
     crypto::wipe(clear);

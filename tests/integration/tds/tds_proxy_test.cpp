@@ -94,6 +94,22 @@ TEST_CASE("tedious runs batches and sp_executesql RPCs through Vigil with and wi
   }
 }
 
+TEST_CASE("A cancel (ATTENTION) passes through Vigil and the statement is recorded as cancelled", "[tds][e2e][attention]") {
+  auto& w = world();
+  const auto account = w.makeAccount();
+  const int before = w.server().seen().attentions;
+  json steps = json::array({{{"batch", "waitfor delay '00:00:30'"}, {"cancel_after_ms", 500}}, {{"batch", "select 2"}}});
+  auto r = w.tedious("sa_vault", w.token(account), true, steps);
+  INFO(r.output);
+  CHECK(has(r.output, "Canceled"));
+  CHECK(has(r.output, R"({"sql":"select 2","kind":"batch","rows":3,"error":null)"));  // the session goes on
+  CHECK(w.server().seen().attentions == before + 1);
+  const auto events = w.sqlEvents(account, 3);
+  const json* waited = World::find(events, "waitfor delay");
+  REQUIRE(waited);
+  CHECK((*waited)["details"]["error"] == "cancelled");
+}
+
 TEST_CASE("A block rule refuses xp_cmdshell: the client gets an error and the target never receives it",
           "[tds][e2e][block]") {
   auto& w = world();

@@ -1,7 +1,7 @@
 // Runs SQL through Node's tedious (a real TDS driver) and prints one JSON line per statement:
 // {"sql", "kind", "rows", "error", "values"}. Usage:
 //   node tedious_client.mjs <host> <port> <user> <password> <encrypt:true|false> <json array of steps>
-// A step is {"batch": "..."} or {"rpc": "...", "params": [{"name": "p1", "type": "Int"|"NVarChar", "value": ...}]}.
+// A step is {"batch": "...", "cancel_after_ms"?: n} or {"rpc": "...", "params": [{"name": "p1", "type": "Int"|"NVarChar", "value": ...}]}.
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +30,7 @@ function run(step) {
     for (const p of step.params ?? []) req.addParameter(p.name, TYPES[p.type], p.value);
     if (step.batch !== undefined) conn.execSqlBatch(req);
     else conn.execSql(req);
+    if (step.cancel_after_ms) setTimeout(() => conn.cancel(), step.cancel_after_ms);  // sends ATTENTION
   });
 }
 

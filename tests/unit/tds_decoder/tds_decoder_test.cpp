@@ -261,3 +261,18 @@ TEST_CASE("Vigil's error reply is a TABULAR RESULT with ERROR and DONE(error) a 
   REQUIRE(lines.size() == 1);
   CHECK(lines[0] == "response rows=-1 error=[Login failed for user 'x'.]");
 }
+
+TEST_CASE("An empty LOGIN7 field may carry any offset (found by the fuzzer)", "[tds][login]") {
+  std::string l = login7("ws1", "bob", "", "a", "s", "d", false);
+  l[44] = '\xF0';  // the empty password's offset, far behind the message
+  l[45] = '\x7F';
+  std::string why;
+  auto p = tds::parseLogin7(l, why);
+  REQUIRE(p);
+  CHECK(p->password.empty());
+  auto r = tds::rewriteLogin7(l, "u", "pw", why);
+  REQUIRE(r);
+  auto back = tds::parseLogin7(std::string(r->data(), r->size()), why);
+  REQUIRE(back);
+  CHECK(std::string(back->password.data(), back->password.size()) == "pw");
+}

@@ -41,6 +41,7 @@ export function openConnectDialog(account, { onOpenInBrowser }) {
       h('h2', { id: titleId, text: `Connect to ${account.username}@${account.target_name}` }),
       body,
       h('div', { class: 'form-actions' }, browser, close)));
+  if (account.protocol === 'tds') browser.hidden = true;
   let timer = null;
   const stop = () => { if (timer) clearInterval(timer); timer = null; };
   close.addEventListener('click', () => dialog.close());
