@@ -11,11 +11,14 @@ namespace tds_test {
 inline std::string le16(unsigned v) { return {static_cast<char>(v & 0xff), static_cast<char>((v >> 8) & 0xff)}; }
 inline std::string le32(unsigned v) { return le16(v & 0xffff) + le16(v >> 16); }
 inline std::string le64(unsigned long long v) { return le32(static_cast<unsigned>(v)) + le32(static_cast<unsigned>(v >> 32)); }
-inline std::string u16(const std::string& ascii) {
+/// UTF-16LE of ASCII text with two-byte UTF-8 sequences (enough for the fixtures' "é").
+inline std::string u16(const std::string& text) {
   std::string o;
-  for (char c : ascii) {
-    o += c;
-    o += '\0';
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    unsigned cp = static_cast<unsigned char>(text[i]);
+    if ((cp >> 5) == 6 && i + 1 < text.size()) cp = ((cp & 0x1F) << 6) | (static_cast<unsigned char>(text[++i]) & 0x3F);
+    o += static_cast<char>(cp & 0xff);
+    o += static_cast<char>(cp >> 8);
   }
   return o;
 }
