@@ -1,5 +1,6 @@
 #include "protocols/tds/tds_decoder.hpp"
 
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 
@@ -464,7 +465,12 @@ int TdsDecoder::parseToken(std::string_view in, std::size_t& used, std::string& 
       r.u16();
       const std::uint64_t rows = version_ >= 0x72000000 ? r.u64() : r.u32();
       if (r.short_) return 0;
-      if (status & kDoneCount) resp_.rows = (resp_.rows < 0 ? 0 : resp_.rows) + static_cast<std::int64_t>(rows);
+      if (status & kDoneCount) {
+        // Saturating: counts come from the network.
+        constexpr std::uint64_t kMax = static_cast<std::uint64_t>(INT64_MAX);
+        const std::uint64_t have = resp_.rows < 0 ? 0 : static_cast<std::uint64_t>(resp_.rows);
+        resp_.rows = static_cast<std::int64_t>(rows >= kMax - have ? kMax : have + rows);
+      }
       if (status & kDoneAttn) resp_.attention_ack = true;
       return finish();
     }

@@ -8,7 +8,7 @@
 //
 // Answers: a batch containing "boom" -> ERROR 50000 + DONE(error); one starting with "select" ->
 // one NVARCHAR column "v" with 3 rows + DONE(count 3); containing "waitfor" -> waits up to 10 s
-// for an ATTENTION, then DONE(attn); anything else -> DONE(count 2). RPCs -> DONEINPROC(count 1)
+// for an ATTENTION, then answers the batch (DONE) and acknowledges the attention (DONE(attn)); anything else -> DONE(count 2). RPCs -> DONEINPROC(count 1)
 // + RETURNSTATUS 0 + DONEPROC.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -271,8 +271,13 @@ class TdsTestServer {
         } else if (lower.find("waitfor") != std::string::npos) {
           auto p = c.packet(10000);
           if (p && (*p)[0] == tds::kAttention) {
-            std::lock_guard lk(mu_);
-            ++seen_.attentions;
+            {
+              std::lock_guard lk(mu_);
+              ++seen_.attentions;
+            }
+            // The cancelled request's (empty) answer, then the attention acknowledgment as its
+            // own message: clients read until the DONE_ATTN.
+            c.send(tds::buildPackets(tds::kTabularResult, done(tds::kTokDone, 0, 0)));
           }
           out = done(tds::kTokDone, tds::kDoneAttn, 0);
         } else if (lower.find_first_not_of(" \r\n\t") != std::string::npos &&

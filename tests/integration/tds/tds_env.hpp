@@ -20,7 +20,7 @@ inline std::string S(std::int64_t v) { return std::to_string(v); }
 class World {
  public:
   World()
-      : env_("tds_proxy: {enabled: true, port: 0}\nsessions: {launch_token_ttl_seconds: 4}\n"),
+      : env_("tds_proxy: {enabled: true, port: 0}\nsessions: {launch_token_ttl_seconds: 15}\n"),
         tmp_(vigil::test::makeTempDir("vigil-tds")),
         vault_password_("Vault-" + randomHex(12)),
         server_("sa_vault", vault_password_, tmp_) {

@@ -147,7 +147,7 @@ TEST_CASE("Wrong, reused and expired launch tokens get a login failure the clien
   CHECK_FALSE(has(again.output, "rows affected"));
 
   const std::string expiring = w.token(account);
-  std::this_thread::sleep_for(std::chrono::seconds(5));  // launch_token_ttl_seconds: 4
+  std::this_thread::sleep_for(std::chrono::seconds(16));  // launch_token_ttl_seconds: 15
   auto late = w.tedious("sa_vault", expiring, true, json::array({{{"batch", "select 1"}}}));
   INFO(late.output);
   CHECK(has(late.output, "connect_error"));
