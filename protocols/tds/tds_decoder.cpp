@@ -411,12 +411,21 @@ void TdsDecoder::clientPacket(const std::string& packet) {
   } else {
     cb_.onRequest(parseRequest(req_type_, req_, version_));
   }
+  // The answer to a PRELOGIN is a PRELOGIN payload in a TABULAR RESULT packet, not tokens.
+  if (req_type_ == kPrelogin) prelogin_reply_ = true;
   req_.clear();
   req_oversized_ = false;
 }
 
 void TdsDecoder::serverPacket(const std::string& packet) {
   const bool eom = (static_cast<std::uint8_t>(packet[1]) & kStatusEom) != 0;
+  if (prelogin_reply_) {
+    if (eom) {
+      prelogin_reply_ = false;
+      cb_.onResponse(Response{});
+    }
+    return;
+  }
   if (!resp_lost_) tokens_.append(packet, kHeaderSize, std::string::npos);
   parseTokens(eom);
   if (eom) {

@@ -89,6 +89,7 @@ class TdsDecoder {
   std::uint8_t req_type_ = 0;
   std::string req_;
   bool req_oversized_ = false;
+  bool prelogin_reply_ = false;  // the next server message answers a PRELOGIN
   // Server message being decoded.
   std::string tokens_;
   Response resp_;
