@@ -22,6 +22,7 @@ test_pkgs=(
   openssh-server openssh-client sshpass
   clang libclang-rt-14-dev python3
   rsyslog rsyslog-gnutls zstd
+  freetds-bin
 )
 
 pkgs=("${runtime_pkgs[@]}" "${build_pkgs[@]}")

@@ -234,6 +234,19 @@ Config fromNode(const YAML::Node& root) {
                  if (ch == ' ' || ch == '@' || ch == '/' || static_cast<unsigned char>(ch) < 0x21)
                    throw ConfigError(k + ".public_host", "must be a host name or address");
              }},
+            {"tds_proxy",
+             [&](const YAML::Node& n, const std::string& k) {
+               applyMap(n, k,
+                        {{"enabled", boolean(c.tds_proxy.enabled)},
+                         {"address", str(c.tds_proxy.address)},
+                         {"port", integer(c.tds_proxy.port, 0, 65535)},
+                         {"public_host", str(c.tds_proxy.public_host)},
+                         {"login_grace_seconds", integer(c.tds_proxy.login_grace_seconds, 1, 600)},
+                         {"connect_timeout_seconds", integer(c.tds_proxy.connect_timeout_seconds, 1, 300)}});
+               for (char ch : c.tds_proxy.public_host)
+                 if (ch == ' ' || ch == '@' || ch == '/' || static_cast<unsigned char>(ch) < 0x21)
+                   throw ConfigError(k + ".public_host", "must be a host name or address");
+             }},
             {"recordings",
              [&](const YAML::Node& n, const std::string& k) {
                applyMap(n, k,
@@ -325,6 +338,7 @@ Config fromNode(const YAML::Node& root) {
   if (!c.listen.public_url.empty() && c.listen.public_url.rfind("https://", 0) != 0)
     throw ConfigError("listen.public_url", "must start with https://");
   if (c.ssh.address.empty()) c.ssh.address = c.listen.address;
+  if (c.tds_proxy.address.empty()) c.tds_proxy.address = c.listen.address;
   if (c.node.name.empty()) {
     char host[256] = "localhost";
     gethostname(host, sizeof host - 1);

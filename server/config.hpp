@@ -76,6 +76,17 @@ struct SshConfig {
   int connect_timeout_seconds = 10;
 };
 
+/// The SQL Server (TDS) proxy (protocols/tds).
+struct TdsProxyConfig {
+  bool enabled = false;
+  std::string address;  // default: listen.address
+  /// 0 picks a free port; `vigil serve` writes the bound port back here at start.
+  std::uint16_t port = 1433;
+  std::string public_host;  // shown in tsql command lines; default: like ssh.public_host
+  int login_grace_seconds = 30;
+  int connect_timeout_seconds = 10;
+};
+
 struct RecordingsConfig {
   std::string dir;  // default <data_dir>/recordings
   int flush_interval_ms = 1000;
@@ -141,6 +152,7 @@ struct Config {
   LogConfig log;
   auth::LdapConfig ldap;
   SshConfig ssh;
+  TdsProxyConfig tds_proxy;
   RecordingsConfig recordings;
   SessionsConfig sessions;
   NodeConfig node;

@@ -17,6 +17,7 @@
 #include "server/runtime.hpp"
 #include "protocols/ssh/listener.hpp"
 #include "protocols/ssh/web_terminal.hpp"
+#include "protocols/tds/listener.hpp"
 #include "server/services/auth_service.hpp"
 #include "server/services/gatekeeper.hpp"
 #include "server/services/retention.hpp"
@@ -124,6 +125,24 @@ int serve(const GlobalOptions& g) {
     rt.cfg.ssh.port = static_cast<std::uint16_t>(ssh_listener->port());
   }
 
+  std::unique_ptr<tds::TdsListener> tds_listener;
+  if (rt.cfg.tds_proxy.enabled) {
+    tds::ListenerOptions to;
+    to.bind_address = rt.cfg.tds_proxy.address;
+    to.port = rt.cfg.tds_proxy.port;
+    to.cert_file = cfg.certPath().string();
+    to.key_file = cfg.keyPath().string();
+    to.login_grace_seconds = rt.cfg.tds_proxy.login_grace_seconds;
+    to.connect_timeout_seconds = rt.cfg.tds_proxy.connect_timeout_seconds;
+    tds_listener = std::make_unique<tds::TdsListener>(gatekeeper, to);
+    std::string error;
+    if (!tds_listener->start(error)) {
+      std::cerr << "vigil: TDS listener on " << to.bind_address << ":" << to.port << ": " << error << "\n";
+      return kExitFailure;
+    }
+    rt.cfg.tds_proxy.port = static_cast<std::uint16_t>(tds_listener->port());
+  }
+
   web::ApiDeps deps{rt.cfg, *rt.store, *rt.vault, auth};
   deps.gatekeeper = &gatekeeper;
   deps.risk = risk.get();
@@ -163,6 +182,7 @@ int serve(const GlobalOptions& g) {
   if (ssh_listener)
     std::cout << "SSH: " << rt.cfg.ssh.address << ":" << ssh_listener->port()
               << "  host key " << ssh_listener->hostKeyFingerprint() << "\n";
+  if (tds_listener) std::cout << "TDS: " << rt.cfg.tds_proxy.address << ":" << tds_listener->port() << "\n";
   std::cout << "TLS certificate SHA-256: " << certificateFingerprint(cfg.certPath()) << "\n"
             << "Portal: " << cfg.publicUrl(server.port()) << std::endl;
 
@@ -178,6 +198,7 @@ int serve(const GlobalOptions& g) {
   retention.stop();
   server.stop();
   if (ssh_listener) ssh_listener->stop();  // sessions end as client_closed, recordings closed
+  if (tds_listener) tds_listener->stop();
   siem.stop();  // after the sessions' end events are written and queued
   risk->stop();  // its thread may call live_control, which goes out of scope first
   return kExitOk;  // Runtime's destructor closes the pool and stops the embedded cluster

@@ -290,6 +290,22 @@ void SessionRecorder::fileOperation(const proto::FileOperation& op) {
   event("file", std::move(text), d.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
+// ---- h-tds stand-in (TDS tests before the merge); h-pg's implementation replaces this block.
+proto::SqlDecision SessionRecorder::screenSql(std::string_view sql) {
+  if (ended_ || !risk_) return {};
+  auto v = risk_->evaluate(risk::MatchType::Sql, sql, offsetMs(), true);
+  if (!v.block) return {};
+  return {false, "Vigil blocked this statement: " + v.rule->description + " [rule " + v.rule->id + "]"};
+}
+void SessionRecorder::sqlStatement(const proto::SqlStatement& s) {
+  if (ended_) return;
+  if (risk_ && !s.blocked) risk_->evaluate(risk::MatchType::Sql, s.text, offsetMs(), false);
+  event("sql", s.text, json{{"kind", s.kind}, {"parameters", s.parameters}, {"duration_ms", s.duration_ms},
+                            {"rows", s.rows}, {"error", s.error}, {"blocked", s.blocked}}
+                           .dump(-1, ' ', false, json::error_handler_t::replace));
+}
+// ---- end of the h-tds stand-in
+
 void SessionRecorder::note(std::string_view kind, std::string_view text) {
   if (ended_) return;
   if (kind == "suspended" || kind == "resumed") {  // SOC actions, applied by the proxy: lifecycle

@@ -50,6 +50,40 @@ scp = {  # the first byte picks the command line in scp_decoder_fuzz.cpp: 0 "scp
     "refused": (0, [(S, Z), (C, b"C0644 5 a\n"), (S, b"\x01scp: denied\n"), (C, b"C0644 0 b\n"), (S, Z), (C, Z), (S, Z)]),
 }
 
+def tpkt(t, payload, eom=True):
+    return bytes([t, 1 if eom else 0]) + struct.pack(">H", len(payload) + 8) + b"\0\0\1\0" + payload
+def u16le(v): return struct.pack("<H", v)
+def w(text): return text.encode("utf-16-le")
+ALLH = struct.pack("<I", 22) + struct.pack("<IH", 18, 2) + b"\0" * 8 + struct.pack("<I", 1)
+def done(tok, status, rows): return bytes([tok]) + struct.pack("<HHQ", status, 0, rows)
+def err(msg):
+    body = struct.pack("<IBB", 208, 1, 16) + u16le(len(msg)) + w(msg) + b"\x01" + w("s") + b"\0" + struct.pack("<I", 1)
+    return b"\xAA" + u16le(len(body)) + body
+COLS = b"\x81" + u16le(1) + struct.pack("<IH", 0, 1) + b"\xE7" + u16le(40) + b"\x09\x04\xD0\x00\x34" + b"\x01" + w("v")
+ROW = b"\xD1" + u16le(2) + w("a")
+NV = lambda name, v: bytes([len(name)]) + w(name) + b"\0\xE7" + u16le(8000) + b"\x09\x04\xD0\x00\x34" + u16le(len(v) * 2) + w(v)
+RPC = ALLH + u16le(0xFFFF) + u16le(10) + u16le(0) + NV("", "select @p1") + NV("", "@p1 int") + bytes([3]) + w("@p1") + b"\0\x26\x04\x04" + struct.pack("<i", 42)
+tds = {
+    "batch": [(C, tpkt(1, ALLH + w("select 1"))), (S, tpkt(4, COLS + ROW + done(0xFD, 0x10, 1))),
+              (C, tpkt(1, ALLH + w("bad"))), (S, tpkt(4, err("Invalid") + done(0xFD, 2, 0)))],
+    "rpc": [(C, tpkt(3, RPC)), (S, tpkt(4, COLS + ROW + done(0xFF, 0x11, 1) + b"\x79" + struct.pack("<i", 0) + done(0xFE, 0, 0)))],
+    "attention": [(C, tpkt(1, ALLH + w("waitfor delay '1:00'"))), (C, tpkt(6, b"")), (S, tpkt(4, done(0xFD, 0x20, 0)))],
+}
+
+def login7():
+    fields = [w("host"), w("user"), bytes(((b << 4 | b >> 4) & 0xFF) ^ 0xA5 for b in w("pw")), w("app"), w("srv")]
+    data, refs, base = b"", [], 94
+    for f in fields:
+        refs.append(u16le(base + len(data)) + u16le(len(f) // 2)); data += f
+    refs.append(u16le(0) + u16le(0))  # extension
+    for f in [w("lib"), b"", w("db")]:
+        refs.append(u16le(base + len(data)) + u16le(len(f) // 2)); data += f
+    fixed = struct.pack("<IIIIII", 0, 0x74000004, 4096, 7, 1, 0) + b"\xE0\x03\0\0" + struct.pack("<iI", 0, 0x409)
+    fixed += b"".join(refs) + b"\0" * 6 + u16le(0) + u16le(0) + u16le(base + len(data)) + u16le(0) * 3 + u16le(0) + struct.pack("<I", 0)
+    fixed = fixed[:94]
+    body = fixed + data
+    return struct.pack("<I", len(body)) + body[4:]
+
 target, out = sys.argv[1], sys.argv[2]
 os.makedirs(out, exist_ok=True)
 if target == "sftp_decoder_fuzz":
@@ -58,3 +92,7 @@ if target == "sftp_decoder_fuzz":
 elif target == "scp_decoder_fuzz":
     for name, (pick, chunks) in scp.items():
         open(os.path.join(out, name), "wb").write(bytes([pick]) + reads(chunks))
+elif target == "tds_decoder_fuzz":
+    for name, chunks in tds.items():
+        open(os.path.join(out, name), "wb").write(b"\0" + reads(chunks))
+    open(os.path.join(out, "login7"), "wb").write(b"\1" + login7())

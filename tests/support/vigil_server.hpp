@@ -85,6 +85,7 @@ class VigilServer {
     static const std::regex portal(R"(Portal: https://127\.0\.0\.1:(\d+)/)");
     static const std::regex initial(R"(Initial superuser: admin  password: (\S+))");
     static const std::regex ssh(R"(SSH: 127\.0\.0\.1:(\d+))");
+    static const std::regex tds(R"(TDS: 127\.0\.0\.1:(\d+))");
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
     std::smatch m;
     while (std::chrono::steady_clock::now() < deadline) {
@@ -94,6 +95,7 @@ class VigilServer {
       output_.append(buf, static_cast<std::size_t>(n));
       if (std::regex_search(output_, m, initial)) admin_password_ = m[1];
       if (std::regex_search(output_, m, ssh)) ssh_port_ = std::stoi(m[1]);
+      if (std::regex_search(output_, m, tds)) tds_port_ = std::stoi(m[1]);
       if (std::regex_search(output_, m, portal)) {
         port_ = std::stoi(m[1]);
         // Keep draining the server's output so it never blocks on a full pipe.
@@ -144,6 +146,8 @@ class VigilServer {
   int pid() const { return pid_; }
   /// The SSH listener's port (0 when the server printed none).
   int sshPort() const { return ssh_port_; }
+  /// The TDS listener's port (0 when the server printed none: tds_proxy not enabled).
+  int tdsPort() const { return tds_port_; }
   const std::string& adminPassword() const { return admin_password_; }
   const std::string& dir() const { return dir_; }
   std::string configPath() const { return dir_ + "/vigil.yaml"; }
@@ -164,6 +168,7 @@ class VigilServer {
   int out_fd_ = -1;
   int port_ = 0;
   int ssh_port_ = 0;
+  int tds_port_ = 0;
   std::string admin_password_;
   std::string output_;
   std::mutex mu_;

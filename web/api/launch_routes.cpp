@@ -1,5 +1,8 @@
 // POST /api/v1/accounts/{id}/launch: a one-time launch token for the caller and one account,
 // with the command line to use it. The token is shown here once; only its hash is stored.
+#include <algorithm>
+#include <cctype>
+
 #include "server/services/access_requests.hpp"
 #include "web/api/context.hpp"
 
@@ -32,6 +35,24 @@ HttpResponse launch(RequestContext& c) {
                    {"port", cfg.ssh.port},
                    {"user", issued->token},
                    {"command", "ssh -p " + port + " " + issued->token + "@" + host}};
+  }
+  if (issued->account.protocol == "tds" && cfg.tds_proxy.enabled) {
+    // SQL clients log in with the account's SQL login and the token as the password.
+    const std::string host = cfg.tds_proxy.public_host.empty() ? cfg.sshPublicHost() : cfg.tds_proxy.public_host;
+    const std::string port = std::to_string(cfg.tds_proxy.port);
+    const std::string& login = issued->account.username;
+    const bool plain = std::all_of(login.begin(), login.end(), [](char ch) {
+      return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '.' || ch == '-' || ch == '@';
+    });
+    std::string quoted = "'";
+    for (char ch : login) quoted += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+    quoted += "'";
+    body["tds"] = {{"host", host},
+                   {"port", cfg.tds_proxy.port},
+                   {"user", login},
+                   {"command", "tsql -H " + host + " -p " + port + " -U " + (plain ? login : quoted) + " -P " + issued->token},
+                   {"connection_string", "Server=" + host + "," + port + ";User ID=" + login + ";Password=" + issued->token +
+                                             ";Encrypt=True;TrustServerCertificate=True"}};
   }
   auto r = jsonResponse(201, body);
   r.headers.emplace_back("Cache-Control", "no-store");

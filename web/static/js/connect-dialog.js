@@ -1,5 +1,5 @@
 // The Connect dialog of "My accounts": asks for a one-time launch token and shows the ready
-// `ssh` command with a copy button and a countdown until the token expires. The token is a
+// `ssh` command (or, for a SQL Server account, a `tsql` line and a connection string) with a copy button and a countdown until the token expires. The token is a
 // secret: it lives only in this dialog, which is removed from the page when it closes.
 import * as api from './api.js';
 import { h, replace, uid } from './dom.js';
@@ -42,6 +42,7 @@ export function openConnectDialog(account, { onOpenInBrowser }) {
       h('h2', { id: titleId, text: `Connect to ${account.username}@${account.target_name}` }),
       body,
       h('div', { class: 'form-actions' }, browser, close)));
+  if (account.protocol === 'tds') browser.hidden = true;
   let timer = null;
   const stop = () => { if (timer) clearInterval(timer); timer = null; };
   close.addEventListener('click', () => dialog.close());
@@ -80,7 +81,9 @@ export function openConnectDialog(account, { onOpenInBrowser }) {
   };
 
   const showLaunch = (launch) => {
-    const command = sshCommand(launch);
+    const tds = launch.tds || null;
+    browser.hidden = Boolean(tds);  // the browser terminal is for SSH accounts
+    const command = tds ? tds.command : sshCommand(launch);
     const code = h('code', { class: 'command', id: 'launch-command', text: command });
     const copy = h('button', { type: 'button', class: 'btn btn-primary btn-small', id: 'launch-copy', text: 'Copy' });
     const countdown = h('p', { class: 'countdown', id: 'launch-countdown', role: 'status', 'aria-live': 'polite' });
@@ -92,10 +95,19 @@ export function openConnectDialog(account, { onOpenInBrowser }) {
       setTimeout(() => { if (copy.isConnected) copy.textContent = 'Copy'; }, 2000);
     });
     again.addEventListener('click', request);
+    const extra = [];
+    if (tds) {
+      const conn = h('code', { class: 'command', id: 'launch-connection-string', text: tds.connection_string });
+      extra.push(h('p', { text: 'Or use this connection string in your SQL client (the login is the account\'s, ' +
+        'the password is the one-time token):' }), h('div', { class: 'command-box' }, conn));
+    }
     replace(body,
-      h('p', { text: 'Run this command in a terminal on your computer. It opens a shell on the target as the ' +
-        'vault account; the password never reaches you.' }),
-      box, h('div', { class: 'countdown-row' }, countdown, again),
+      h('p', { text: tds
+        ? 'Run this command (FreeTDS tsql) on your computer. Vigil logs you in to SQL Server as the vault account; ' +
+          'the password never reaches you.'
+        : 'Run this command in a terminal on your computer. It opens a shell on the target as the ' +
+          'vault account; the password never reaches you.' }),
+      box, ...extra, h('div', { class: 'countdown-row' }, countdown, again),
       h('p', { class: 'muted small', text: 'The token works once. Treat it like a password until it expires.' }));
     copy.focus();
 
@@ -107,6 +119,7 @@ export function openConnectDialog(account, { onOpenInBrowser }) {
         countdown.textContent = 'Expired — press Connect again for a new command.';
         countdown.classList.add('countdown-expired');
         box.classList.add('command-expired');
+        body.querySelectorAll('.command-box').forEach((b) => b.classList.add('command-expired'));
         copy.disabled = true;
         again.hidden = false;
         return;
