@@ -1,6 +1,8 @@
 #include "protocols/postgres/pg_connection.hpp"
 
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <map>
@@ -216,6 +218,7 @@ bool Connection::loginTarget(const Startup& cs, std::string& rest) {
     std::lock_guard lk(ctl_mu_);
     target_ = std::make_unique<Stream>(fd);
   }
+  setReadTimeout(fd, opt_.login_grace_seconds);
   // TLS to the target whenever it offers it.
   char answer = 0;
   if (!target_->writeAll(sslRequest()) || !target_->readExact(&answer, 1, deadline) || (answer != 'S' && answer != 'N')) {
@@ -282,7 +285,14 @@ bool Connection::loginTarget(const Startup& cs, std::string& rest) {
   }
 }
 
+void Connection::setReadTimeout(int fd, int seconds) {
+  timeval tv{seconds, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
 void Connection::run() {
+  // A client that stalls inside the TLS handshake must not hold the thread beyond the grace.
+  setReadTimeout(client_->fd(), opt_.login_grace_seconds);
   Startup st;
   if (!clientStartup(st)) return;
   if (!client_->tls() && !opt_.allow_cleartext) {
@@ -351,6 +361,8 @@ void Connection::run() {
   session_->note("tls", "client " + (client_->tls() ? client_->tlsDescription() : std::string("without TLS")) +
                             "; target " + (target_->tls() ? target_->tlsDescription() : std::string("without TLS")));
   session_->setControl(this);
+  setReadTimeout(client_->fd(), 0);  // the relay polls before every read
+  setReadTimeout(target_->fd(), 0);
   relay();
 }
 
@@ -496,6 +508,10 @@ void Connection::relay() {
     if (rc < 0 && errno != EINTR) {
       end_reason_ = "error";
       end_detail_ = "poll failed";
+      break;
+    }
+    if (!want_client && (fds[0].revents & (POLLHUP | POLLERR))) {
+      end_reason_ = "client_closed";  // gone while its statements were held
       break;
     }
     if (fds[2].revents & POLLIN) {

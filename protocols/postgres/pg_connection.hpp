@@ -26,7 +26,7 @@ namespace vigil::pg {
 /// The "proxy.postgres" logger.
 spdlog::logger& log();
 
-class Connection : public proto::SessionControl, private PgDecoder::Callbacks {
+class Connection : public proto::SessionControl, public PgDecoder::Callbacks {
  public:
   Connection(proto::Gatekeeper& gk, const ListenerOptions& opt, SSL_CTX* server_ctx, SSL_CTX* client_ctx, int fd,
              std::string peer);
@@ -56,6 +56,7 @@ class Connection : public proto::SessionControl, private PgDecoder::Callbacks {
   bool clientMessages();
   bool flushInjected();
   void applyControl();
+  static void setReadTimeout(int fd, int seconds);
 
   // PgDecoder::Callbacks
   void onStatement(const proto::SqlStatement& s) override;

@@ -60,6 +60,8 @@ class SessionRecorder : public proto::Session {
   void input(std::string_view bytes) override;
   proto::InputDecision screenInput(std::string_view bytes) override;
   void resize(int cols, int rows) override;
+  proto::SqlDecision screenSql(std::string_view sql) override;
+  void sqlStatement(const proto::SqlStatement& statement) override;
   void fileOperation(const proto::FileOperation& op) override;
   void note(std::string_view kind, std::string_view text) override;
   bool recordingHealthy() const override;

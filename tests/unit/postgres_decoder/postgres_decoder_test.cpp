@@ -3,7 +3,7 @@
 // truncated and oversized messages (one clear report, then inert, never a crash).
 #include <catch2/catch.hpp>
 
-#include "postgres_decoder/pg_fixtures.hpp"
+#include "pg_fixtures.hpp"
 #include "protocols/postgres/pg_auth.hpp"
 #include "protocols/postgres/pg_decoder.hpp"
 
@@ -81,7 +81,7 @@ std::vector<Read> session() {
   r.push_back({true, query("SELECT 1")});
   r.push_back({false, rowDesc1() + dataRow("1") + complete("SELECT 1") + ready()});
   r.push_back({true, parse("", "SELECT * FROM t WHERE id = $1 AND name = $2") + bind("", "", {"42", "\x01NULL"}) +
-                         describePortal("") + execute("") + sync()});
+                         describePortal("") + execute("") + pgfix::sync()});
   r.push_back({false, parseComplete() + bindComplete() + rowDesc1() + dataRow("42") + complete("SELECT 1") + ready()});
   r.push_back({true, query("INSERT INTO t VALUES (1); INSERT INTO t VALUES (2), (3)")});
   r.push_back({false, complete("INSERT 0 1") + complete("INSERT 0 2") + ready()});
@@ -146,10 +146,10 @@ TEST_CASE("the report does not depend on where the input was cut", "[postgres][d
 
 TEST_CASE("an error in an extended batch fails that Execute and skips the rest up to Sync", "[postgres][decoder]") {
   std::vector<Read> r{{true, parse("s1", "INSERT INTO t VALUES ($1)") + bind("", "s1", {"x"}) + execute("") +
-                                 bind("", "s1", {"2"}) + execute("") + sync()},
+                                 bind("", "s1", {"2"}) + execute("") + pgfix::sync()},
                       {false, parseComplete() + bindComplete() +
                                   error("22P02", "invalid input syntax for type integer: \"x\"") + ready()},
-                      {true, bind("", "s1", {"3"}) + execute("") + sync()},
+                      {true, bind("", "s1", {"3"}) + execute("") + pgfix::sync()},
                       {false, bindComplete() + complete("INSERT 0 1") + ready()}};
   auto out = run(r, 0, true);
   REQUIRE(out.size() == 2);
@@ -169,7 +169,7 @@ TEST_CASE("COPY TO STDOUT, an empty query and a suspended portal are reported", 
                   {false, copyOut() + copyData("1\n") + copyData("2\n") + msg('c', "") + complete("COPY 2") + ready()},
                   {true, query("")},
                   {false, emptyQuery() + ready()},
-                  {true, parse("", "SELECT g FROM generate_series(1,10) g") + bind("p", "", {}) + execute("p", 3) + sync()},
+                  {true, parse("", "SELECT g FROM generate_series(1,10) g") + bind("p", "", {}) + execute("p", 3) + pgfix::sync()},
                   {false, parseComplete() + bindComplete() + dataRow("1") + dataRow("2") + dataRow("3") +
                               portalSuspended() + ready('T')}},
                  0, true);
@@ -187,9 +187,9 @@ TEST_CASE("statements unanswered when the connection closes are reported as such
 
 TEST_CASE("parameters are JSON: quotes escaped, binary values as hex", "[postgres][decoder]") {
   std::string b = z("") + z("") + i16(1) + i16(1) + i16(1) + i32(3) + std::string("\x00\x01\xff", 3) + i16(0);
-  auto out = run({{true, parse("", "SELECT $1") + msg('B', b) + execute("") + sync()},
+  auto out = run({{true, parse("", "SELECT $1") + msg('B', b) + execute("") + pgfix::sync()},
                   {false, parseComplete() + bindComplete() + complete("SELECT 1") + ready()},
-                  {true, parse("", "SELECT $1") + bind("", "", {"a\"b\\c\n"}) + execute("") + sync()},
+                  {true, parse("", "SELECT $1") + bind("", "", {"a\"b\\c\n"}) + execute("") + pgfix::sync()},
                   {false, parseComplete() + bindComplete() + complete("SELECT 1") + ready()}},
                  0, true);
   REQUIRE(out.size() == 2);

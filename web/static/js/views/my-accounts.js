@@ -36,7 +36,13 @@ export function render(root, { navigate }) {
               'aria-label': `Open ${a.username}@${a.target_name} in the browser`, text: 'Open in browser',
               onClick: () => openTerminal(a),
             }))
-          : h('span', { class: 'muted small', text: 'Not available yet' })),
+          : a.protocol === 'postgres'
+            ? h('button', {
+              type: 'button', class: 'btn btn-primary btn-small', dataset: { connect: String(a.id) },
+              'aria-label': `Connect to ${a.username}@${a.target_name}`, text: 'Connect',
+              onClick: () => openConnectDialog(a, { onOpenInBrowser: openTerminal }),
+            })
+            : h('span', { class: 'muted small', text: 'Not available yet' })),
       },
     ], accounts, { caption: 'Accounts you may connect to', rowKey: (a) => a.id });
   });
