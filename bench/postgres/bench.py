@@ -53,8 +53,8 @@ class Target:
         with open(data + "/pg_hba.conf", "w") as f:
             f.write("local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\n")
         sh(f"runuser -u postgres -- {PGBIN}/pg_ctl -w -D {data} -l {self.dir}/log start")
-        sql = f"CREATE ROLE dba LOGIN PASSWORD '{self.password}'; CREATE DATABASE bench OWNER dba;"
-        sh(f"runuser -u postgres -- psql -X -q -h {self.dir} -p {self.port} -U postgres -d postgres -c \"{sql}\"")
+        sh(f"runuser -u postgres -- psql -X -q -h {self.dir} -p {self.port} -U postgres -d postgres "
+           f"-c \"CREATE ROLE dba LOGIN PASSWORD '{self.password}'\" -c \"CREATE DATABASE bench OWNER dba\"")
 
     def stop(self):
         sh(f"runuser -u postgres -- {PGBIN}/pg_ctl -D {self.dir}/data -m fast stop", check=False)
@@ -90,6 +90,8 @@ def start_vigil(binary, top):
 def pgbench(port, user, password, args):
     env = dict(os.environ, PGPASSWORD=password, PGSSLMODE="require")
     out = sh(f"pgbench -h 127.0.0.1 -p {port} -U '{user}' {args} bench", env=env)
+    if " -i " in f" {args} ":
+        return None
     tps = float(re.search(r"tps = ([0-9.]+)", out).group(1))
     lat = float(re.search(r"latency average = ([0-9.]+) ms", out).group(1))
     failed = re.search(r"number of failed transactions: (\d+)", out)

@@ -462,7 +462,10 @@ bool Connection::clientMessages() {
   Message m;
   while (injected_.empty() && !suspended_ && client_framer_.next(m)) {
     screen(m, forward);
-    if (m.type == 'X') break;
+    if (m.type == 'X') {
+      client_said_bye_ = true;  // the target closes next: that is the client's doing
+      break;
+    }
   }
   if (!forward.empty()) {
     if (!target_->writeAll(forward)) {
@@ -527,7 +530,7 @@ void Connection::relay() {
     if ((fds[1].revents & (POLLIN | POLLHUP | POLLERR)) || target_->pending()) {
       const long n = target_->read(buf.data(), buf.size());
       if (n <= 0) {
-        end_reason_ = "target_closed";
+        end_reason_ = client_said_bye_ ? "client_closed" : "target_closed";
         break;
       }
       const std::string_view chunk(buf.data(), static_cast<std::size_t>(n));

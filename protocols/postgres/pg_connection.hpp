@@ -83,7 +83,8 @@ class Connection : public proto::SessionControl, public PgDecoder::Callbacks {
   // A refused statement's answer (ErrorResponse + ReadyForQuery) waits until the target has
   // answered everything sent before it; meanwhile the client's later messages wait too.
   std::string injected_;
-  bool batch_forwarded_ = false;  // extended messages of the current batch went to the target
+  bool batch_forwarded_ = false;
+  bool client_said_bye_ = false;  // Terminate ('X') forwarded  // extended messages of the current batch went to the target
   std::string end_reason_, end_detail_;
   proto::Grant grant_;
   bool swallowing_ = false;  // a refused extended-protocol batch: drop messages up to its Sync

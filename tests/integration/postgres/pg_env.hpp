@@ -75,7 +75,8 @@ class PgTarget {
     }
     run("runuser -u postgres -- " + kBin + "/pg_ctl -w -D " + data + " -l " + dir_ + "/log start >/dev/null");
     started_ = true;
-    sql("postgres", "CREATE ROLE dba LOGIN PASSWORD " + shq(password_).substr(0) + "; CREATE DATABASE shop OWNER dba;");
+    sql("postgres", "CREATE ROLE dba LOGIN PASSWORD '" + password_ + "'");  // hex: no quoting needed
+    sql("postgres", "CREATE DATABASE shop OWNER dba");
     sql("shop", "SET ROLE dba; CREATE TABLE items (id int PRIMARY KEY, name text); "
                 "INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 5) g;");
   }
@@ -160,6 +161,8 @@ class World {
     return l.json();
   }
   std::string token() { return launch()["token"]; }
+  /// alice's identity login for the account (user%account%target, her Vigil password).
+  std::string identity() const { return alice.username + "%dba%" + target_name; }
 
   /// psql through Vigil with `password`; `extra` are more psql arguments.
   vigil::test::CommandResult psql(const std::string& password, const std::string& extra, const std::string& sslmode = "require") {
