@@ -4,6 +4,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <set>
+
 #include "pg_env.hpp"
 
 using namespace pg_test;
@@ -214,15 +216,24 @@ TEST_CASE("pgbench -c 4 -T 5 runs through Vigil with identity logins", "[postgre
 
 TEST_CASE("the SOC terminates a SQL session: both legs close and the end reason is terminated", "[postgres][e2e][live]") {
   auto& w = world();
-  // A session that waits on the target; the SOC ends it.
-  std::thread client([&] { w.psql(w.token(), "-c 'SELECT pg_sleep(30)'"); });
+  // A session that waits on the target; the SOC ends it. Sessions of earlier cases may still be
+  // listed while they end: take the new one.
+  std::set<std::string> before;
+  {
+    auto r = w.soc.http().get("/api/v1/live/sessions");
+    REQUIRE(r.status == 200);
+    const json body = r.json();
+    for (auto& s : body["items"]) before.insert(s["id"].get<std::string>());
+  }
+  vigil::test::CommandResult out;
+  std::thread client([&] { out = w.psql(w.token(), "-c 'SELECT pg_sleep(30)'"); });
   std::string id;
   for (int i = 0; i < 100 && id.empty(); ++i) {
     auto r = w.soc.http().get("/api/v1/live/sessions");
     if (r.status == 200) {
       const json body = r.json();
       for (auto& s : body["items"])
-        if (s.value("protocol", "") == "postgres") id = s["id"];
+        if (s.value("protocol", "") == "postgres" && !before.count(s["id"].get<std::string>())) id = s["id"];
     }
     if (id.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -236,6 +247,8 @@ TEST_CASE("the SOC terminates a SQL session: both legs close and the end reason 
   INFO(t.body);
   CHECK((t.status == 200 || t.status == 202 || t.status == 204));
   client.join();
+  INFO(out.output);
+  CHECK(contains(out.output, "Vigil terminated this session"));
   auto s = w.endedSession(id);
   CHECK(s["end_reason"] == "terminated");
 }
