@@ -247,6 +247,21 @@ Config fromNode(const YAML::Node& root) {
                  if (ch == ' ' || ch == '@' || ch == '/' || static_cast<unsigned char>(ch) < 0x21)
                    throw ConfigError(k + ".public_host", "must be a host name or address");
              }},
+            {"postgres_proxy",
+             [&](const YAML::Node& n, const std::string& k) {
+               applyMap(n, k,
+                        {{"enabled", boolean(c.postgres_proxy.enabled)},
+                         {"address", str(c.postgres_proxy.address)},
+                         {"port", integer(c.postgres_proxy.port, 0, 65535)},
+                         {"public_host", str(c.postgres_proxy.public_host)},
+                         {"allow_cleartext", boolean(c.postgres_proxy.allow_cleartext)},
+                         {"max_connections", integer(c.postgres_proxy.max_connections, 1, 100000)},
+                         {"login_grace_seconds", integer(c.postgres_proxy.login_grace_seconds, 1, 600)},
+                         {"connect_timeout_seconds", integer(c.postgres_proxy.connect_timeout_seconds, 1, 300)}});
+               for (char ch : c.postgres_proxy.public_host)
+                 if (ch == ' ' || ch == '@' || ch == '/' || ch == '"' || ch == '\'' || static_cast<unsigned char>(ch) < 0x21)
+                   throw ConfigError(k + ".public_host", "must be a host name or address");
+             }},
             {"recordings",
              [&](const YAML::Node& n, const std::string& k) {
                applyMap(n, k,
@@ -339,6 +354,7 @@ Config fromNode(const YAML::Node& root) {
     throw ConfigError("listen.public_url", "must start with https://");
   if (c.ssh.address.empty()) c.ssh.address = c.listen.address;
   if (c.tds_proxy.address.empty()) c.tds_proxy.address = c.listen.address;
+  if (c.postgres_proxy.address.empty()) c.postgres_proxy.address = c.listen.address;
   if (c.node.name.empty()) {
     char host[256] = "localhost";
     gethostname(host, sizeof host - 1);
@@ -373,6 +389,14 @@ std::filesystem::path Config::sshHostKeyPath() const {
 std::filesystem::path Config::recordingsDir() const {
   return recordings.dir.empty() ? data_dir / "recordings" : std::filesystem::path(recordings.dir);
 }
+std::string Config::postgresPublicHost() const {
+  if (!postgres_proxy.public_host.empty()) return postgres_proxy.public_host;
+  if (!ssh.public_host.empty() || !listen.public_url.empty()) return sshPublicHost();
+  if (postgres_proxy.address == "0.0.0.0" || postgres_proxy.address == "::" || postgres_proxy.address.empty())
+    return sshPublicHost();
+  return postgres_proxy.address;
+}
+
 std::string Config::sshPublicHost() const {
   if (!ssh.public_host.empty()) return ssh.public_host;
   if (!listen.public_url.empty()) {

@@ -87,6 +87,21 @@ struct TdsProxyConfig {
   int connect_timeout_seconds = 10;
 };
 
+/// The PostgreSQL proxy (protocols/postgres): database clients connect here with a launch token.
+struct PostgresProxyConfig {
+  /// Off by default: a fixed port would collide with a local PostgreSQL or a second Vigil.
+  bool enabled = false;
+  std::string address;  // default: listen.address
+  /// 0 picks a free port; `vigil serve` writes the bound port back here at start.
+  std::uint16_t port = 5433;
+  std::string public_host;  // shown in psql command lines; default as ssh.public_host
+  /// Accept the launch token without TLS (sslmode=disable): the token would cross the network in clear.
+  bool allow_cleartext = false;
+  int max_connections = 1000;
+  int login_grace_seconds = 30;
+  int connect_timeout_seconds = 10;
+};
+
 struct RecordingsConfig {
   std::string dir;  // default <data_dir>/recordings
   int flush_interval_ms = 1000;
@@ -153,6 +168,7 @@ struct Config {
   auth::LdapConfig ldap;
   SshConfig ssh;
   TdsProxyConfig tds_proxy;
+  PostgresProxyConfig postgres_proxy;
   RecordingsConfig recordings;
   SessionsConfig sessions;
   NodeConfig node;
@@ -167,6 +183,8 @@ struct Config {
   std::string publicUrl(std::uint16_t bound_port) const;
   std::filesystem::path sshHostKeyPath() const;
   std::filesystem::path recordingsDir() const;
+  /// The host name people put in their psql command line.
+  std::string postgresPublicHost() const;
   /// The host name people put in their ssh command line.
   std::string sshPublicHost() const;
 };

@@ -15,6 +15,7 @@
 #include "server/crypto/tls_cert.hpp"
 #include "server/logging.hpp"
 #include "server/runtime.hpp"
+#include "protocols/postgres/pg_listener.hpp"
 #include "protocols/ssh/listener.hpp"
 #include "protocols/ssh/web_terminal.hpp"
 #include "protocols/tds/listener.hpp"
@@ -142,6 +143,26 @@ int serve(const GlobalOptions& g) {
     }
     rt.cfg.tds_proxy.port = static_cast<std::uint16_t>(tds_listener->port());
   }
+  // The PostgreSQL proxy, also before the portal (its port goes into psql command lines).
+  std::unique_ptr<pg::PgListener> pg_listener;
+  if (rt.cfg.postgres_proxy.enabled) {
+    pg::ListenerOptions po;
+    po.bind_address = rt.cfg.postgres_proxy.address;
+    po.port = rt.cfg.postgres_proxy.port;
+    po.cert_file = cfg.certPath().string();
+    po.key_file = cfg.keyPath().string();
+    po.allow_cleartext = rt.cfg.postgres_proxy.allow_cleartext;
+    po.max_connections = rt.cfg.postgres_proxy.max_connections;
+    po.login_grace_seconds = rt.cfg.postgres_proxy.login_grace_seconds;
+    po.connect_timeout_seconds = rt.cfg.postgres_proxy.connect_timeout_seconds;
+    pg_listener = std::make_unique<pg::PgListener>(gatekeeper, po);
+    std::string error;
+    if (!pg_listener->start(error)) {
+      std::cerr << "vigil: PostgreSQL listener on " << po.bind_address << ":" << po.port << ": " << error << "\n";
+      return kExitFailure;
+    }
+    rt.cfg.postgres_proxy.port = static_cast<std::uint16_t>(pg_listener->port());
+  }
 
   web::ApiDeps deps{rt.cfg, *rt.store, *rt.vault, auth};
   deps.gatekeeper = &gatekeeper;
@@ -183,6 +204,8 @@ int serve(const GlobalOptions& g) {
     std::cout << "SSH: " << rt.cfg.ssh.address << ":" << ssh_listener->port()
               << "  host key " << ssh_listener->hostKeyFingerprint() << "\n";
   if (tds_listener) std::cout << "TDS: " << rt.cfg.tds_proxy.address << ":" << tds_listener->port() << "\n";
+  if (pg_listener)
+    std::cout << "PostgreSQL: " << rt.cfg.postgres_proxy.address << ":" << pg_listener->port() << "\n";
   std::cout << "TLS certificate SHA-256: " << certificateFingerprint(cfg.certPath()) << "\n"
             << "Portal: " << cfg.publicUrl(server.port()) << std::endl;
 
@@ -199,6 +222,7 @@ int serve(const GlobalOptions& g) {
   server.stop();
   if (ssh_listener) ssh_listener->stop();  // sessions end as client_closed, recordings closed
   if (tds_listener) tds_listener->stop();
+  if (pg_listener) pg_listener->stop();
   siem.stop();  // after the sessions' end events are written and queued
   risk->stop();  // its thread may call live_control, which goes out of scope first
   return kExitOk;  // Runtime's destructor closes the pool and stops the embedded cluster

@@ -270,6 +270,40 @@ proto::InputDecision SessionRecorder::screenInput(std::string_view bytes) {
   return {};
 }
 
+proto::SqlDecision SessionRecorder::screenSql(std::string_view sql) {
+  if (ended_ || !risk_) return {};
+  auto v = risk_->evaluate(risk::MatchType::Sql, sql, offsetMs(), true);
+  if (!v.block) return {};
+  proto::SqlDecision d;
+  d.forward = false;
+  d.message = "Vigil blocked this statement: " + v.rule->description + " [rule " + v.rule->id + "]";
+  return d;
+}
+
+void SessionRecorder::sqlStatement(const proto::SqlStatement& s) {
+  if (ended_) return;
+  ++command_count_;
+  // Blocked statements were evaluated (and acted on) by screenSql already.
+  if (risk_ && !s.blocked) risk_->evaluate(risk::MatchType::Sql, s.text, offsetMs(), false);
+  json d{{"duration_ms", s.duration_ms}, {"rows", s.rows},   {"command_tag", s.command_tag},
+         {"error", s.error},             {"kind", s.kind},   {"blocked", s.blocked},
+         {"parameters", nullptr}};
+  if (!s.parameters.empty()) {
+    auto params = json::parse(s.parameters, nullptr, false);
+    d["parameters"] = params.is_discarded() ? json(s.parameters) : params;
+  }
+  // Watchers of the live session see the statement stream as lines of text.
+  std::string line = "\r\n" + s.text + "\r\n-- ";
+  if (s.blocked) line += "blocked: " + s.error;
+  else if (!s.error.empty()) line += "error: " + s.error;
+  else line += (s.command_tag.empty() ? std::string("ok") : s.command_tag) + " (" + std::to_string(s.duration_ms) + " ms)";
+  {
+    auto screen = live_->lockScreen();
+    live_->publish(line);
+  }
+  event("sql", s.text, d.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
 void SessionRecorder::resize(int cols, int rows) {
   if (ended_ || cols <= 0 || rows <= 0) return;
   if (keys_) keys_->tick(seconds());  // a line that waited too long goes before the resize
@@ -289,22 +323,6 @@ void SessionRecorder::fileOperation(const proto::FileOperation& op) {
   if (!op.path2.empty()) d["path2"] = op.path2;
   event("file", std::move(text), d.dump(-1, ' ', false, json::error_handler_t::replace));
 }
-
-// ---- h-tds stand-in (TDS tests before the merge); h-pg's implementation replaces this block.
-proto::SqlDecision SessionRecorder::screenSql(std::string_view sql) {
-  if (ended_ || !risk_) return {};
-  auto v = risk_->evaluate(risk::MatchType::Sql, sql, offsetMs(), true);
-  if (!v.block) return {};
-  return {false, "Vigil blocked this statement: " + v.rule->description + " [rule " + v.rule->id + "]"};
-}
-void SessionRecorder::sqlStatement(const proto::SqlStatement& s) {
-  if (ended_) return;
-  if (risk_ && !s.blocked) risk_->evaluate(risk::MatchType::Sql, s.text, offsetMs(), false);
-  event("sql", s.text, json{{"kind", s.kind}, {"parameters", s.parameters}, {"duration_ms", s.duration_ms},
-                            {"rows", s.rows}, {"error", s.error}, {"blocked", s.blocked}}
-                           .dump(-1, ' ', false, json::error_handler_t::replace));
-}
-// ---- end of the h-tds stand-in
 
 void SessionRecorder::note(std::string_view kind, std::string_view text) {
   if (ended_) return;

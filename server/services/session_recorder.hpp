@@ -60,10 +60,9 @@ class SessionRecorder : public proto::Session {
   void input(std::string_view bytes) override;
   proto::InputDecision screenInput(std::string_view bytes) override;
   void resize(int cols, int rows) override;
-  void fileOperation(const proto::FileOperation& op) override;
-  // h-tds stand-in until h-pg's SQL recording is merged (the lead keeps h-pg's version).
   proto::SqlDecision screenSql(std::string_view sql) override;
-  void sqlStatement(const proto::SqlStatement& s) override;
+  void sqlStatement(const proto::SqlStatement& statement) override;
+  void fileOperation(const proto::FileOperation& op) override;
   void note(std::string_view kind, std::string_view text) override;
   bool recordingHealthy() const override;
   void end(std::string_view reason, std::string_view detail, std::uint64_t bytes_from_client,

@@ -96,3 +96,33 @@ elif target == "tds_decoder_fuzz":
     for name, chunks in tds.items():
         open(os.path.join(out, name), "wb").write(b"\0" + reads(chunks))
     open(os.path.join(out, "login7"), "wb").write(b"\1" + login7())
+
+
+def i32(v): return struct.pack(">i", v)
+def i16(v): return struct.pack(">h", v)
+def z(b): return b + b"\0"
+def m(t, body): return t + i32(len(body) + 4) + body
+
+
+pg_startup = i32(8 + len(z(b"user") + z(b"dba") + z(b"database") + z(b"shop") + b"\0")) + i32(196608) + \
+    z(b"user") + z(b"dba") + z(b"database") + z(b"shop") + b"\0"
+pg_login = [(C, pg_startup), (S, m(b"R", i32(3))), (C, m(b"p", z(b"token"))),
+            (S, m(b"R", i32(0)) + m(b"K", i32(7) + i32(9)) + m(b"Z", b"I"))]
+pg = {  # the first byte: 0 = after the login (typed both ways), 1 = from the startup packet
+    "simple": (0, [(C, m(b"Q", z(b"SELECT 1"))),
+                   (S, m(b"T", i16(1) + z(b"x") + i32(0) + i16(0) + i32(23) + i16(4) + i32(-1) + i16(0)) +
+                    m(b"D", i16(1) + i32(1) + b"1") + m(b"C", z(b"SELECT 1")) + m(b"Z", b"I"))]),
+    "extended": (0, [(C, m(b"P", z(b"") + z(b"SELECT $1") + i16(0)) + m(b"B", z(b"") + z(b"") + i16(0) + i16(2) + i32(2) + b"42" + i32(-1) + i16(0)) +
+                      m(b"D", b"P" + z(b"")) + m(b"E", z(b"") + i32(0)) + m(b"S", b"")),
+                     (S, m(b"1", b"") + m(b"2", b"") + m(b"n", b"") + m(b"C", z(b"SELECT 1")) + m(b"Z", b"I")),
+                     (C, m(b"B", z(b"") + z(b"") + i16(0) + i16(0) + i16(0)) + m(b"E", z(b"") + i32(0)) + m(b"S", b"")),
+                     (S, m(b"E", b"SERROR\0C22P02\0Mbad\0\0") + m(b"Z", b"E"))]),
+    "copy": (0, [(C, m(b"Q", z(b"COPY t FROM STDIN"))), (S, m(b"G", b"\0" + i16(0))),
+                 (C, m(b"d", b"1\n") + m(b"c", b"")), (S, m(b"C", z(b"COPY 1")) + m(b"Z", b"I"))]),
+    "login": (1, pg_login + [(C, m(b"Q", z(b"DROP TABLE x"))), (S, m(b"E", b"SERROR\0C42P01\0Mno\0\0") + m(b"Z", b"I"))]),
+    "ssl": (1, [(C, i32(8) + i32(80877103)), (S, b"N")] + pg_login),
+    "cancel": (1, [(C, i32(16) + i32(80877102) + i32(7) + i32(9))]),
+}
+if target == "pg_decoder_fuzz":
+    for name, (pick, chunks) in pg.items():
+        open(os.path.join(out, name), "wb").write(bytes([pick]) + reads(chunks))

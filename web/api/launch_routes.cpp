@@ -54,6 +54,21 @@ HttpResponse launch(RequestContext& c) {
                    {"connection_string", "Server=" + host + "," + port + ";User ID=" + login + ";Password=" + issued->token +
                                              ";Encrypt=True;TrustServerCertificate=True"}};
   }
+  if (issued->account.protocol == "postgres" && cfg.postgres_proxy.enabled) {
+    // The token is the password (psql asks for it; PGPASSWORD works too). The database defaults
+    // to the account's name, as libpq's does; the person may change dbname.
+    const std::string host = cfg.postgresPublicHost();
+    const std::string& user = issued->account.username;
+    const std::string conninfo = "host=" + host + " port=" + std::to_string(cfg.postgres_proxy.port) + " user=" + user +
+                                 " dbname=" + user + " sslmode=require";
+    body["postgres"] = {{"host", host},
+                        {"port", cfg.postgres_proxy.port},
+                        {"user", user},
+                        {"database", user},
+                        {"password", issued->token},
+                        {"conninfo", conninfo},
+                        {"command", "psql \"" + conninfo + "\""}};
+  }
   auto r = jsonResponse(201, body);
   r.headers.emplace_back("Cache-Control", "no-store");
   return r;

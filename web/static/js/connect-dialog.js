@@ -31,18 +31,26 @@ function sshCommand(launch) {
   return `ssh ${port}${ssh.user || launch.token}@${ssh.host || window.location.hostname}`;
 }
 
+/** The psql command line for a PostgreSQL account (the token is its password). */
+function psqlCommand(launch) {
+  const pg = launch.postgres || {};
+  if (pg.command) return pg.command;
+  return `psql "host=${window.location.hostname} port=5433 user=${pg.user || ''} sslmode=require"`;
+}
+
 /** Opens the dialog for `account` (from /my/accounts); `onOpenInBrowser(account)` leaves for the terminal. */
 export function openConnectDialog(account, { onOpenInBrowser }) {
   const titleId = uid('connect-title');
   const body = h('div', { class: 'connect-body', id: 'connect-body' });
   const close = h('button', { type: 'button', class: 'btn btn-ghost', id: 'connect-close', text: 'Close' });
   const browser = h('button', { type: 'button', class: 'btn', id: 'connect-browser', text: 'Open in browser' });
+  // The browser terminal is SSH only; a database account is opened with the person's own client.
+  if (account.protocol && account.protocol !== 'ssh') browser.hidden = true;
   const dialog = h('dialog', { class: 'dialog dialog-wide', id: 'connect-dialog', 'aria-labelledby': titleId },
     h('div', { class: 'dialog-form' },
       h('h2', { id: titleId, text: `Connect to ${account.username}@${account.target_name}` }),
       body,
       h('div', { class: 'form-actions' }, browser, close)));
-  if (account.protocol === 'tds') browser.hidden = true;
   let timer = null;
   const stop = () => { if (timer) clearInterval(timer); timer = null; };
   close.addEventListener('click', () => dialog.close());
@@ -82,8 +90,9 @@ export function openConnectDialog(account, { onOpenInBrowser }) {
 
   const showLaunch = (launch) => {
     const tds = launch.tds || null;
-    browser.hidden = Boolean(tds);  // the browser terminal is for SSH accounts
-    const command = tds ? tds.command : sshCommand(launch);
+    const isPg = launch.protocol === 'postgres';
+    browser.hidden = Boolean(tds) || isPg;  // the browser terminal is for SSH accounts
+    const command = tds ? tds.command : isPg ? psqlCommand(launch) : sshCommand(launch);
     const code = h('code', { class: 'command', id: 'launch-command', text: command });
     const copy = h('button', { type: 'button', class: 'btn btn-primary btn-small', id: 'launch-copy', text: 'Copy' });
     const countdown = h('p', { class: 'countdown', id: 'launch-countdown', role: 'status', 'aria-live': 'polite' });
@@ -101,10 +110,25 @@ export function openConnectDialog(account, { onOpenInBrowser }) {
       extra.push(h('p', { text: 'Or use this connection string in your SQL client (the login is the account\'s, ' +
         'the password is the one-time token):' }), h('div', { class: 'command-box' }, conn));
     }
+    if (isPg) {
+      // psql asks for the password: the one-time token, with its own copy button.
+      const token = h('code', { class: 'command', id: 'launch-password', text: launch.token });
+      const copyToken = h('button', { type: 'button', class: 'btn btn-small', id: 'launch-password-copy', text: 'Copy password' });
+      copyToken.addEventListener('click', async () => {
+        const outcome = await copyText(launch.token, token);
+        copyToken.textContent = outcome === 'copied' ? 'Copied' : 'Press Ctrl+C';
+        setTimeout(() => { if (copyToken.isConnected) copyToken.textContent = 'Copy password'; }, 2000);
+      });
+      extra.push(h('p', { class: 'small', text: 'Password (the one-time token; or set PGPASSWORD to it):' }),
+        h('div', { class: 'command-box' }, token, copyToken));
+    }
     replace(body,
       h('p', { text: tds
         ? 'Run this command (FreeTDS tsql) on your computer. Vigil logs you in to SQL Server as the vault account; ' +
           'the password never reaches you.'
+        : isPg
+        ? 'Run this command in a terminal on your computer (any PostgreSQL client works with these settings). ' +
+          'It logs in to the database as the vault account; the vault password never reaches you.'
         : 'Run this command in a terminal on your computer. It opens a shell on the target as the ' +
           'vault account; the password never reaches you.' }),
       box, ...extra, h('div', { class: 'countdown-row' }, countdown, again),
@@ -121,6 +145,7 @@ export function openConnectDialog(account, { onOpenInBrowser }) {
         box.classList.add('command-expired');
         body.querySelectorAll('.command-box').forEach((b) => b.classList.add('command-expired'));
         copy.disabled = true;
+        body.querySelectorAll('#launch-password-copy').forEach((b) => { b.disabled = true; });
         again.hidden = false;
         return;
       }

@@ -33,6 +33,20 @@ export async function loadEvents(sessionId, { after = null, q = null } = {}) {
   return items;
 }
 
+/** A SQL statement's outcome: duration, rows, tag, or its error / refusal. */
+function sqlOutcome(details) {
+  const d = details || {};
+  const parts = [];
+  if (Number.isFinite(d.duration_ms)) parts.push(`${d.duration_ms} ms`);
+  if (Number.isFinite(d.rows) && d.rows >= 0) parts.push(`${d.rows} row${d.rows === 1 ? '' : 's'}`);
+  if (d.command_tag) parts.push(d.command_tag);
+  if (Array.isArray(d.parameters) && d.parameters.length) parts.push(`parameters ${JSON.stringify(d.parameters)}`);
+  const failed = d.blocked || d.error;
+  if (d.blocked) parts.push(`blocked: ${d.error || ''}`);
+  else if (d.error) parts.push(`error: ${d.error}`);
+  return h('span', { class: `transcript-sql small ${failed ? 'sql-failed' : 'muted'}`, text: parts.join(' · ') });
+}
+
 export function createTranscript({ sessionId, onSeek }) {
   let events = [];
   const hidden = new Set(['output']); // output lines are many: off until asked for
@@ -71,7 +85,8 @@ export function createTranscript({ sessionId, onSeek }) {
     h('time', { class: 'transcript-clock mono', datetime: e.at, title: e.at, text: clock(e.at) }),
     h('span', { class: 'transcript-offset mono muted', text: formatOffset(e.offset_ms) }),
     badge(kindLabel, e.kind === 'risk' ? 'danger' : 'neutral'),
-    h('span', { class: 'transcript-text mono' }, highlightText(e.text, needle))));
+    h('span', { class: 'transcript-text mono' }, highlightText(e.text, needle)),
+    e.kind === 'sql' ? sqlOutcome(e.details) : null));
     return row;
   }
 

@@ -36,7 +36,7 @@ export function render(root, { navigate }) {
               'aria-label': `Open ${a.username}@${a.target_name} in the browser`, text: 'Open in browser',
               onClick: () => openTerminal(a),
             }))
-          : a.protocol === 'tds'  // SQL Server: a tsql line / connection string, no browser terminal
+          : (a.protocol === 'tds' || a.protocol === 'postgres')  // databases: a client command line, no browser terminal
             ? h('span', { class: 'button-row' },
               h('button', {
                 type: 'button', class: 'btn btn-primary btn-small', dataset: { connect: String(a.id) },

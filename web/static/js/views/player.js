@@ -41,6 +41,7 @@ export function render(root, { params, query }) {
   const sid = encodeURIComponent(id);
   const startSeconds = Number(query && query.get('t'));
   const startMs = Number.isFinite(startSeconds) && startSeconds > 0 ? startSeconds * 1000 : 0;
+  const DB_PROTOCOLS = new Set(['postgres', 'tds']);
   const content = h('div', { id: 'player-page', class: 'player-page' }, loadingState('Opening the recording…'));
   replace(root, pageHeader('Session player', null,
     h('a', { href: '#/sessions', class: 'btn btn-ghost', text: '← Recordings' })), content);
@@ -53,10 +54,13 @@ export function render(root, { params, query }) {
     let session;
     let index;
     try {
-      [session, index] = await Promise.all([
-        api.get(`/sessions/${sid}`),
-        api.get(`/sessions/${sid}/playback/index`),
-      ]);
+      session = await api.get(`/sessions/${sid}`);
+      // A database session has no terminal recording: its statements are the record.
+      if (DB_PROTOCOLS.has(session.protocol)) {
+        if (!disposed) buildStatements(session);
+        return;
+      }
+      index = await api.get(`/sessions/${sid}/playback/index`);
     } catch (error) {
       if (disposed || (error && error.status === 401)) return;
       replace(content, isForbidden(error) ? forbiddenState(error) : errorState(error, () => render(root, { params, query })));
@@ -73,6 +77,33 @@ export function render(root, { params, query }) {
     if (disposed) return;
     build(session, index, Terminal);
   })();
+
+  function buildStatements(session) {
+    document.title = `${session.account_user}@${session.target_name} · Statements · Vigil`;
+    const header = h('div', { class: 'player-meta' },
+      h('div', { class: 'cell-stack' },
+        h('strong', { class: 'player-title', id: 'player-title', text: `${session.account_user || '?'}@${session.target_name || '?'}` }),
+        h('span', { class: 'muted small' }, h('span', { class: 'mono', text: session.username || '' }),
+          ` · ${session.safe_name || ''} · started `, h('time', { datetime: session.started_at, text: formatTime(session.started_at) }),
+          ` · ${(session.protocol || '').toUpperCase()}`)),
+      h('span', { class: 'badge-list' }, riskBadge(session.risk_score),
+        h('span', { id: 'player-review-badge' }, reviewBadge(session.review_status))));
+    const notice = h('p', { class: 'muted', id: 'player-sql-notice',
+      text: 'A database session: there is no terminal recording. Every statement is listed with its duration, ' +
+        'rows and errors (refused statements too).' });
+    const transcript = createTranscript({ sessionId: session.id, onSeek: () => {} });
+    const review = createReviewPanel({
+      session,
+      getTime: () => 0,
+      onSeek: () => {},
+      onComments: () => {},
+      onStatus: (status) => replace(document.getElementById('player-review-badge') || h('span'), reviewBadge(status)),
+    });
+    replace(content, header, notice, h('div', { class: 'player-grid' },
+      h('div', { class: 'player-main' }, transcript.el), h('div', { class: 'player-side' }, review.el)));
+    transcript.load();
+    review.load();
+  }
 
   function build(session, index, Terminal) {
     document.title = `${session.account_user}@${session.target_name} · Player · Vigil`;

@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""bench/postgres/run.sh: see there. Python 3 standard library, psql/pgbench/openssl on PATH."""
+import argparse
+import datetime
+import os
+import platform
+import re
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(REPO, "bench", "ssh"))
+from vigil_setup import Api, stop  # noqa: E402
+
+PGBIN = "/usr/lib/postgresql/15/bin"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def sh(cmd, env=None, check=True):
+    r = subprocess.run(cmd, shell=True, env=env, capture_output=True, text=True)
+    if check and r.returncode != 0:
+        sys.exit(f"bench: {cmd}\n{r.stdout}\n{r.stderr}")
+    return r.stdout + r.stderr
+
+
+class Target:
+    def __init__(self, top):
+        self.dir = tempfile.mkdtemp(prefix="vigil-pgbench-", dir=top)
+        os.chmod(self.dir, 0o711)
+        shutil.chown(self.dir, "postgres")
+        self.port = free_port()
+        self.password = "bench-" + secrets.token_hex(8)
+        data = self.dir + "/data"
+        sh(f"runuser -u postgres -- {PGBIN}/initdb -D {data} -A trust --no-sync -E UTF8 --locale=C.UTF-8 -U postgres")
+        sh(f"openssl req -x509 -newkey rsa:2048 -nodes -keyout {data}/server.key -out {data}/server.crt -days 2 "
+           f"-subj /CN=pgbench && chown postgres {data}/server.key {data}/server.crt && chmod 600 {data}/server.key")
+        with open(data + "/postgresql.conf", "a") as f:
+            f.write(f"ssl = on\npassword_encryption = 'scram-sha-256'\nlisten_addresses = '127.0.0.1'\nport = {self.port}\n"
+                    f"unix_socket_directories = '{self.dir}'\nfsync = off\nsynchronous_commit = off\nmax_connections = 100\n")
+        with open(data + "/pg_hba.conf", "w") as f:
+            f.write("local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\n")
+        sh(f"runuser -u postgres -- {PGBIN}/pg_ctl -w -D {data} -l {self.dir}/log start")
+        sh(f"runuser -u postgres -- psql -X -q -h {self.dir} -p {self.port} -U postgres -d postgres "
+           f"-c \"CREATE ROLE dba LOGIN PASSWORD '{self.password}'\" -c \"CREATE DATABASE bench OWNER dba\"")
+
+    def stop(self):
+        sh(f"runuser -u postgres -- {PGBIN}/pg_ctl -D {self.dir}/data -m fast stop", check=False)
+
+
+def start_vigil(binary, top):
+    dir_ = tempfile.mkdtemp(prefix="vigil-", dir=top)
+    os.chmod(dir_, 0o711)
+    cfg = os.path.join(dir_, "vigil.yaml")
+    with open(cfg, "w") as f:
+        f.write(f"data_dir: {dir_}/data\nlisten: {{address: 127.0.0.1, port: 0}}\nlog: {{level: warn}}\n"
+                "auth: {argon2_t_cost: 1, argon2_m_cost_kib: 8192}\nssh: {enabled: false}\n"
+                "postgres_proxy: {enabled: true, port: 0}\n")
+    log_path = os.path.join(dir_, "serve.out")
+    with open(log_path, "wb") as out:
+        proc = subprocess.Popen([binary, "serve", "-c", cfg], stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        text = open(log_path, errors="replace").read()
+        portal = re.search(r"Portal: https://127\.0\.0\.1:(\d+)/", text)
+        pg = re.search(r"PostgreSQL: 127\.0\.0\.1:(\d+)", text)
+        pw = re.search(r"Initial superuser: admin  password: (\S+)", text)
+        if portal and pg and pw:
+            return proc, dir_, int(portal.group(1)), int(pg.group(1)), pw.group(1)
+        if proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    stop(proc)
+    sys.exit("bench: vigil serve did not start:\n" + open(log_path, errors="replace").read()[-2000:])
+
+
+def pgbench(port, user, password, args):
+    env = dict(os.environ, PGPASSWORD=password, PGSSLMODE="require")
+    out = sh(f"pgbench -h 127.0.0.1 -p {port} -U '{user}' {args} bench", env=env)
+    if " -i " in f" {args} ":
+        return None
+    tps = float(re.search(r"tps = ([0-9.]+)", out).group(1))
+    lat = float(re.search(r"latency average = ([0-9.]+) ms", out).group(1))
+    failed = re.search(r"number of failed transactions: (\d+)", out)
+    if failed and int(failed.group(1)) != 0:
+        sys.exit("bench: failed transactions\n" + out)
+    return tps, lat
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--write", action="store_true")
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--scale", type=int, default=5)
+    a = ap.parse_args()
+    binary = os.environ.get("VIGIL_BIN") or next(
+        (p for p in (os.path.join(REPO, "build-release/server/vigil"), os.path.join(REPO, "build/server/vigil"))
+         if os.path.exists(p)), None)
+    if not binary:
+        sys.exit("bench: no vigil binary (set VIGIL_BIN)")
+    top = tempfile.mkdtemp(prefix="vigil-pgb-", dir="/tmp")
+    os.chmod(top, 0o711)
+    target = Target(top)
+    proc = None
+    try:
+        proc, dir_, http_port, vport, initial_pw = start_vigil(os.path.abspath(binary), top)
+        api = Api(f"https://127.0.0.1:{http_port}")
+        api.login_and_replace_password("admin", initial_pw)
+        pw = "Bench-" + secrets.token_hex(8)
+        u = api.call("POST", "/api/v1/users", {"username": "bench", "roles": [], "password": pw})
+        user_api = Api(f"https://127.0.0.1:{http_port}")
+        pw = user_api.login_and_replace_password("bench", pw)
+        safe = api.call("POST", "/api/v1/safes", {"name": "bench"})["id"]
+        t = api.call("POST", "/api/v1/targets", {"name": "pgbench", "protocol": "postgres", "address": "127.0.0.1",
+                                                 "port": target.port})["id"]
+        api.call("POST", "/api/v1/accounts", {"safe_id": safe, "target_id": t, "username": "dba",
+                                               "secret_kind": "password", "secret": target.password})
+        api.call("PUT", f"/api/v1/safes/{safe}/members/{u['id']}", {"permissions": ["connect"]})
+        vuser = "bench%dba%pgbench"
+        pgbench(target.port, "dba", target.password, f"-i -q -s {a.scale}")
+        results = {}
+        cases = [("select-only", "-S"), ("tpcb-like", "")]
+        t0 = time.time()
+        for name, flag in cases:
+            d, v = [], []
+            for _ in range(a.rounds):
+                args = f"-n -c {a.clients} -j {min(a.clients, 2)} -T {a.seconds} {flag}"
+                d.append(pgbench(target.port, "dba", target.password, args))
+                v.append(pgbench(vport, vuser, pw, args))
+            results[name] = (d, v)
+        elapsed_vigil = a.rounds * len(cases) * a.seconds
+        pgpw = open(os.path.join(dir_, "data/pg/password")).read().strip()
+        count = sh(f"PGPASSWORD='{pgpw}' runuser -u postgres -- psql -X -At -h {dir_}/data/pg/run -p 5432 -U vigil -d vigil "
+                   "-c \"SELECT count(*) FROM session_events WHERE kind = 'sql'\"").strip()
+        _ = t0
+    finally:
+        if proc:
+            stop(proc)
+        target.stop()
+        shutil.rmtree(top, ignore_errors=True)
+
+    lines = []
+    lines.append(f"| case | direct tps (median) | through Vigil tps (median) | ratio | latency avg direct / Vigil |")
+    lines.append("|---|---:|---:|---:|---|")
+    for name, (d, v) in results.items():
+        dt = statistics.median(x[0] for x in d)
+        vt = statistics.median(x[0] for x in v)
+        dl = statistics.median(x[1] for x in d)
+        vl = statistics.median(x[1] for x in v)
+        lines.append(f"| {name} | {dt:.0f} | {vt:.0f} | {vt / dt:.2f} | {dl:.2f} ms / {vl:.2f} ms |")
+    lines.append("")
+    lines.append(f"Statements recorded (session_events of kind sql, pgbench -i included): {count} "
+                 f"in {elapsed_vigil} s of pgbench through Vigil ≈ {int(count) / elapsed_vigil:.0f} statements/s.")
+    table = "\n".join(lines)
+    print(table)
+    if a.write:
+        kind = "Release" if "release" in binary else "Debug"
+        load = os.getloadavg()[0]
+        section = (f"## PostgreSQL passthrough — {datetime.date.today()}, {os.cpu_count()} cores, {platform.machine()}, "
+                   f"{kind} `vigil` (load average ≈ {load:.0f} at the end: shared machine)\n\n"
+                   f"Command: `bench/postgres/run.sh --write --seconds {a.seconds} --clients {a.clients} --rounds {a.rounds} "
+                   f"--scale {a.scale}`. A private PostgreSQL 15 target (TLS, SCRAM-SHA-256, fsync off), pgbench "
+                   f"scale {a.scale}, {a.clients} clients, {a.seconds} s per run, {a.rounds} rounds alternating direct and "
+                   "through Vigil; both paths with sslmode=require. Through Vigil every statement is decoded, screened by "
+                   "the risk rules and recorded as a `sql` event.\n\n" + table + "\n")
+        path = os.path.join(REPO, "docs/benchmarks.md")
+        text = open(path).read()
+        text = re.sub(r"## PostgreSQL passthrough.*?(?=\n## |\Z)", "", text, flags=re.S).rstrip() + "\n\n" + section
+        open(path, "w").write(text)
+
+
+if __name__ == "__main__":
+    main()
