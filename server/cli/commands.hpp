@@ -26,5 +26,6 @@ void addVault(CLI::App& app, GlobalOptions& g, std::function<int()>& run);
 void addVersion(CLI::App& app, GlobalOptions& g, std::function<int()>& run);
 void addRecordings(CLI::App& app, GlobalOptions& g, std::function<int()>& run);  // recordings ls|export
 void addPlay(CLI::App& app, GlobalOptions& g, std::function<int()>& run);
+void addVerify(CLI::App& app, GlobalOptions& g, std::function<int()>& run);  // verify <session> | --audit
 
 }  // namespace vigil::cli

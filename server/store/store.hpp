@@ -232,6 +232,12 @@ class Store {
   std::vector<AlertBrief> alertsSince(std::int64_t after_id, int limit);
   std::int64_t lastAlertId();
 
+  // ---- recording seals and the audit chain (server/store/seals.cpp)
+  void saveRecordingSeal(const RecordingSeal& s);
+  std::optional<RecordingSeal> recordingSeal(const std::string& session_id);
+  /// Walks the audit_log hash chain; returns the breaks found (at most `limit`), sets `rows`.
+  std::vector<AuditChainProblem> verifyAuditChain(std::int64_t& rows, int limit = 50);
+
   struct Pool;  // defined in pool.hpp (server/store only)
 
  private:

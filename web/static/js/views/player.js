@@ -17,6 +17,13 @@ import {
 } from '../recordings-common.js';
 
 const SPEEDS = [0.5, 1, 2, 4, 8, 16];
+const SEAL_LABELS = {
+  intact: ['Verified', 'ok'],
+  modified: ['Modified', 'danger'],
+  truncated: ['Truncated', 'danger'],
+  unsealed: ['Unsealed', 'warn'],
+  no_recording: ['No recording', 'neutral'],
+};
 const INDEX_POLL_MS = 2000;
 
 let active = null; // teardown of the open player
@@ -117,6 +124,17 @@ export function render(root, { params, query }) {
       }
     };
 
+    // Tamper evidence (GET /sessions/{id}/verify): the recording against its signed manifest.
+    const sealBadge = h('span', { id: 'player-seal-badge' });
+    api.get(`/sessions/${sid}/verify`).then((v) => {
+      if (disposed) return;
+      const [label, kind] = SEAL_LABELS[v.status] || ['Not verified', 'neutral'];
+      const b = badge(v.encrypted ? `${label} · encrypted` : label, kind);
+      b.title = v.message || '';
+      b.dataset.status = v.status;
+      replace(sealBadge, b);
+    }).catch(() => { /* the badge stays empty: playback does not depend on it */ });
+
     const header = h('div', { class: 'player-meta' },
       h('div', { class: 'cell-stack' },
         h('strong', { class: 'player-title', id: 'player-title', text: `${session.account_user || '?'}@${session.target_name || '?'}` }),
@@ -124,7 +142,7 @@ export function render(root, { params, query }) {
           ` · ${session.safe_name || ''} · started `, h('time', { datetime: session.started_at, text: formatTime(session.started_at) }),
           ` · ${(session.protocol || '').toUpperCase()}`)),
       h('span', { class: 'badge-list' }, liveBadge, riskBadge(session.risk_score),
-        h('span', { id: 'player-review-badge' }, reviewBadge(session.review_status))),
+        h('span', { id: 'player-review-badge' }, reviewBadge(session.review_status)), sealBadge),
       h('a', { href: `/api/v1/sessions/${sid}/recording`, download: `vigil-session-${session.id}.cast`, class: 'btn btn-small btn-ghost', text: 'Download' }));
 
     const controls = h('div', { class: 'player-controls', role: 'group', 'aria-label': 'Playback controls' },
