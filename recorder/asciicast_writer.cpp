@@ -317,7 +317,10 @@ void AsciicastWriter::run() {
     }
 
     const auto now = Clock::now();
-    if (!ec && dirty_since && (closing || now >= *dirty_since + options_.flush_interval)) {
+    // Closing ends an open frame even when nothing was queued since the last flush: otherwise the
+    // file would end mid-frame and read as truncated.
+    if (!ec && (dirty_since || (closing && frame_since)) &&
+        (closing || now >= *dirty_since + options_.flush_interval)) {
       const bool end_frame = closing || options_.frame_interval.count() == 0 ||
                              now >= *frame_since + options_.frame_interval;
       ec = enc.feed({}, end_frame ? ZSTD_e_end : ZSTD_e_flush);

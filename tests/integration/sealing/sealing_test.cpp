@@ -24,9 +24,9 @@ class SealWorld {
     alice = env_.makeUser({"admin"});
     plain_safe = makeSafe(false);
     enc_safe = makeSafe(true);
-    const auto target = makeTarget(uniq("sealed"));
-    plain_account = makeAccount(plain_safe, target);
-    enc_account = makeAccount(enc_safe, target);
+    // One account per target: (target, username) is unique.
+    plain_account = makeAccount(plain_safe, makeTarget(uniq("sealed")));
+    enc_account = makeAccount(enc_safe, makeTarget(uniq("encrypted")));
   }
 
   Env& env() { return env_; }
@@ -121,7 +121,7 @@ class SealWorld {
   std::string tmp_;
 };
 
-SealWorld& world() {
+SealWorld& sealWorld() {
   static SealWorld w;
   return w;
 }
@@ -143,7 +143,7 @@ void flipByte(const std::string& path, std::uint64_t offset) {
 }
 
 json verifyJson(const std::string& id, int expect_exit) {
-  auto r = world().verify("--json " + id);
+  auto r = sealWorld().verify("--json " + id);
   INFO(r.output);
   REQUIRE(r.exit_code == expect_exit);
   return json::parse(r.output.substr(r.output.find('{')));
@@ -152,7 +152,7 @@ json verifyJson(const std::string& id, int expect_exit) {
 }  // namespace
 
 TEST_CASE("an untouched recording of a real SSH session verifies as intact, by CLI and API", "[sealing][ssh]") {
-  auto& w = world();
+  auto& w = sealWorld();
   const auto id = w.session(w.plain_account, uniq("intact"));
   auto r = w.verify(id);
   INFO(r.output);
@@ -181,7 +181,7 @@ TEST_CASE("an untouched recording of a real SSH session verifies as intact, by C
 }
 
 TEST_CASE("one flipped byte in a recording is reported as modified, naming the chunk and its offset", "[sealing][ssh]") {
-  auto& w = world();
+  auto& w = sealWorld();
   const auto id = w.session(w.plain_account, uniq("flip"));
   auto chunks = w.chunks(id);
   REQUIRE(chunks.size() >= 3);
@@ -201,7 +201,7 @@ TEST_CASE("one flipped byte in a recording is reported as modified, naming the c
 }
 
 TEST_CASE("a recording whose last chunk was cut off is reported as truncated", "[sealing][ssh]") {
-  auto& w = world();
+  auto& w = sealWorld();
   const auto id = w.session(w.plain_account, uniq("trunc"));
   auto chunks = w.chunks(id);
   REQUIRE(chunks.size() >= 2);
@@ -216,7 +216,7 @@ TEST_CASE("a recording whose last chunk was cut off is reported as truncated", "
 }
 
 TEST_CASE("a recording never sealed (the proxy died) verifies its chained prefix as unsealed", "[sealing][ssh]") {
-  auto& w = world();
+  auto& w = sealWorld();
   const auto id = w.session(w.plain_account, uniq("unsealed"));
   w.env().psql("DELETE FROM recording_seals WHERE session_id = '" + id + "'");
   auto r = w.verify(id);
@@ -239,7 +239,7 @@ TEST_CASE("a recording never sealed (the proxy died) verifies its chained prefix
 
 TEST_CASE("an encrypted safe's recording holds no plaintext on disk and still plays for an authorized viewer",
           "[sealing][ssh][encryption]") {
-  auto& w = world();
+  auto& w = sealWorld();
   const std::string marker = uniq("SECRETMARK");
   const auto id = w.session(w.enc_account, marker);
   const auto file = w.file(id);
@@ -277,7 +277,7 @@ TEST_CASE("an encrypted safe's recording holds no plaintext on disk and still pl
 }
 
 TEST_CASE("verify refuses bad input clearly and the server keeps serving", "[sealing][cli]") {
-  auto& w = world();
+  auto& w = sealWorld();
   auto r = w.verify("not-a-uuid");
   CHECK(r.exit_code == 2);
   CHECK(contains(r.output, "must be a UUID"));
@@ -288,7 +288,7 @@ TEST_CASE("verify refuses bad input clearly and the server keeps serving", "[sea
   auto api = w.env().admin().get("/api/v1/sessions/01890000-0000-7000-8000-000000000000/verify");
   CHECK(api.status == 404);
   // A session member who may connect but not view recordings gets nothing.
-  auto u = w.env().makeUser({"user"});
+  auto u = w.env().makeUser({"soc"});
   auto id = w.env().psql("SELECT id FROM sessions WHERE recording_path <> '' ORDER BY started_at DESC LIMIT 1");
   CHECK(u.http().get("/api/v1/sessions/" + id + "/verify").status >= 403);
   CHECK(w.env().admin().get("/api/v1/safes").status == 200);
@@ -296,7 +296,7 @@ TEST_CASE("verify refuses bad input clearly and the server keeps serving", "[sea
 
 TEST_CASE("the audit log is a hash chain: concurrent inserts stay chained, an edited or deleted row is named",
           "[sealing][audit]") {
-  auto& w = world();
+  auto& w = sealWorld();
   auto& env = w.env();
   // Concurrent writers (the server itself keeps auditing meanwhile).
   std::vector<std::thread> writers;

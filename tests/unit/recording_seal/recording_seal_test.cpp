@@ -51,13 +51,14 @@ void flipByte(const std::string& path, std::uint64_t offset) {
 // Writes a recording in several flushed chunks, with a chain (and a cipher when `key` is given).
 std::shared_ptr<recorder::ChunkChain> writeRecording(const std::string& path, const std::vector<std::string>& lines,
                                                      const crypto::SecureBytes* key = nullptr,
-                                                     const std::string& session = "s-1") {
+                                                     const std::string& session = "s-1",
+                                                     std::chrono::milliseconds frame_interval = 0ms) {
   std::error_code ec;
   std::shared_ptr<recorder::ChunkChain> chain = recorder::ChunkChain::create(path, ec);
   REQUIRE(chain);
   recorder::AsciicastOptions o;
   o.flush_interval = 20ms;
-  o.frame_interval = 0ms;
+  o.frame_interval = frame_interval;
   std::shared_ptr<recorder::ChunkCipher> cipher;
   if (key) {
     cipher = std::make_shared<recorder::ChunkCipher>(*key, recorder::WrappedDataKey{session, "k1", "d3JhcA", "a2V5"});
@@ -202,6 +203,27 @@ TEST_CASE("an encrypted recording holds no plaintext and reads back with its dat
   recorder::setDataKeyUnwrapper(nullptr);
   recorder::readAsciicastFile(file, ec);
   CHECK(ec == std::errc::permission_denied);
+}
+
+TEST_CASE("an encrypted recording whose zstd frames span several chunks reads back whole", "[seal][encryption]") {
+  TempDir d;
+  const auto file = d.file("r.cast.zst");
+  const auto key = crypto::randomSecureBytes(32);
+  recorder::setDataKeyUnwrapper([&](const recorder::WrappedDataKey&) -> std::optional<crypto::SecureBytes> { return key; });
+  writeRecording(file, {"one\r\n", "two\r\n", "three\r\n"}, &key, "s-frames", 10000ms);
+  std::error_code ec;
+  auto rec = recorder::readAsciicastFile(file, ec);
+  REQUIRE_FALSE(ec);
+  CHECK_FALSE(rec.truncated);
+  CHECK(rec.events.size() == 3);
+  recorder::setDataKeyUnwrapper(nullptr);
+
+  // The same for a plain recording: close ends the open frame.
+  const auto plain = d.file("p.cast.zst");
+  writeRecording(plain, {"one\r\n", "two\r\n"}, nullptr, "s-plain", 10000ms);
+  auto p = recorder::readAsciicastFile(plain, ec);
+  REQUIRE_FALSE(ec);
+  CHECK_FALSE(p.truncated);
 }
 
 TEST_CASE("a flipped byte in an encrypted recording fails authentication when read", "[seal][encryption]") {
