@@ -179,9 +179,11 @@ std::unique_ptr<AsciicastWriter> AsciicastWriter::create(const std::string& path
   const std::string line =
       header.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   ec = w->encoder_->feed(line, ZSTD_e_end);
+  if (!ec && w->options_.seal_chunk) w->options_.seal_chunk(w->encoder_->out);
   const std::string& out = w->encoder_->out;
   if (!ec && ::write(fd, out.data(), out.size()) != static_cast<ssize_t>(out.size()))
     ec = errno ? lastError() : std::make_error_code(std::errc::io_error);
+  if (!ec && w->options_.chunk_written) ec = w->options_.chunk_written(0, out);
   if (ec) {
     ::close(fd);
     w->fd_ = -1;
@@ -253,6 +255,9 @@ void AsciicastWriter::run() {
   std::chrono::microseconds last_at{0};
 
   auto writeOut = [&]() -> std::error_code {
+    if (enc.out.empty()) return {};
+    if (options_.seal_chunk) options_.seal_chunk(enc.out);
+    const std::uint64_t offset = bytes_written_.load();
     std::size_t done = 0;
     while (done < enc.out.size()) {
       const ssize_t n = ::write(fd_, enc.out.data() + done, enc.out.size() - done);
@@ -261,8 +266,10 @@ void AsciicastWriter::run() {
       done += static_cast<std::size_t>(n);
       bytes_written_ += static_cast<std::uint64_t>(n);
     }
+    std::error_code ec;
+    if (options_.chunk_written) ec = options_.chunk_written(offset, enc.out);
     enc.out.clear();
-    return {};
+    return ec;
   };
 
   for (;;) {
@@ -310,7 +317,10 @@ void AsciicastWriter::run() {
     }
 
     const auto now = Clock::now();
-    if (!ec && dirty_since && (closing || now >= *dirty_since + options_.flush_interval)) {
+    // Closing ends an open frame even when nothing was queued since the last flush: otherwise the
+    // file would end mid-frame and read as truncated.
+    if (!ec && (dirty_since || (closing && frame_since)) &&
+        (closing || now >= *dirty_since + options_.flush_interval)) {
       const bool end_frame = closing || options_.frame_interval.count() == 0 ||
                              now >= *frame_since + options_.frame_interval;
       ec = enc.feed({}, end_frame ? ZSTD_e_end : ZSTD_e_flush);

@@ -39,6 +39,12 @@ struct AsciicastOptions {
   bool sync_each_flush = false;
   /// Called once, from the writer thread, on the first write error.
   std::function<void(std::error_code)> on_error;
+  /// Sealing (recording_chain, recording_cipher): called on the writer thread with each chunk of
+  /// bytes about to be written (the header, then one per flush); may replace them (encryption).
+  std::function<void(std::string& chunk)> seal_chunk;
+  /// Called on the writer thread after a chunk reached the file at `offset` (the hash chain).
+  /// An error fails the recording like a write error.
+  std::function<std::error_code(std::uint64_t offset, std::string_view chunk)> chunk_written;
   /// Test seam: runs on the writer thread before it takes events from the queue.
   std::function<void()> before_drain;
 };

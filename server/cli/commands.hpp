@@ -27,5 +27,6 @@ void addVersion(CLI::App& app, GlobalOptions& g, std::function<int()>& run);
 void addRecordings(CLI::App& app, GlobalOptions& g, std::function<int()>& run);  // recordings ls|export
 void addPlay(CLI::App& app, GlobalOptions& g, std::function<int()>& run);
 void addRetention(CLI::App& app, GlobalOptions& g, std::function<int()>& run);  // retention run
+void addVerify(CLI::App& app, GlobalOptions& g, std::function<int()>& run);  // verify <session> | --audit
 
 }  // namespace vigil::cli

@@ -18,7 +18,9 @@
 #include "recorder/asciicast_reader.hpp"
 #include "server/cli/commands.hpp"
 #include "server/runtime.hpp"
+#include "recorder/recording_cipher.hpp"
 #include "server/services/ids.hpp"
+#include "server/services/recording_seal.hpp"
 #include "server/services/session_filters.hpp"
 #include "web/api/session_access.hpp"
 
@@ -130,7 +132,13 @@ std::variant<std::pair<store::SessionRecord, std::string>, int> loadRecording(Ru
   if (!need_file) return std::make_pair(*s, std::string());
   if (s->recording_path.empty() || s->recording_path.find("..") != std::string::npos)
     return std::cerr << "vigil: session " << id << " has no recording\n", kExitFailure;
-  return std::make_pair(*s, (rt.cfg.recordingsDir() / s->recording_path).string());
+  std::string file = (rt.cfg.recordingsDir() / s->recording_path).string();
+  // An encrypted recording needs the master keyring (the vault) to be read.
+  if (recorder::isEncryptedRecording(file)) {
+    rt.openVault(false);
+    services::installRecordingKeys(*rt.vault);
+  }
+  return std::make_pair(*s, std::move(file));
 }
 
 int runPlay(const GlobalOptions& g, const std::string& id, double speed, double skip_idle) {

@@ -22,6 +22,7 @@
 #include "server/services/auth_service.hpp"
 #include "server/services/gatekeeper.hpp"
 #include "server/services/retention.hpp"
+#include "server/services/recording_seal.hpp"
 #include "server/services/siem_forwarder.hpp"
 #include "web/api/api.hpp"
 #include "web/https_server.hpp"
@@ -73,6 +74,11 @@ int serve(const GlobalOptions& g) {
   if (!fresh) rt.openVault(true);
   rt.migrate(progress);
   if (fresh) rt.openVault(true);
+  // Recordings are hash-chained and sealed with this node's key, kept outside the database.
+  auto sealing = std::make_shared<services::RecordingSealing>(
+      crypto::Ed25519Signer::loadOrCreate(services::recordingSigningKeyPath(rt.cfg.data_dir)), rt.vault.get());
+  services::RecordingSealing::install(sealing);
+  services::installRecordingKeys(*rt.vault);
   char host[256] = "localhost";
   gethostname(host, sizeof host - 1);
   if (ensureSelfSignedCertificate(cfg.certPath(), cfg.keyPath(), {"localhost", host}))
@@ -206,6 +212,7 @@ int serve(const GlobalOptions& g) {
   if (tds_listener) std::cout << "TDS: " << rt.cfg.tds_proxy.address << ":" << tds_listener->port() << "\n";
   if (pg_listener)
     std::cout << "PostgreSQL: " << rt.cfg.postgres_proxy.address << ":" << pg_listener->port() << "\n";
+  std::cout << "Recording signing key (Ed25519): " << sealing->publicKey() << "\n";
   std::cout << "TLS certificate SHA-256: " << certificateFingerprint(cfg.certPath()) << "\n"
             << "Portal: " << cfg.publicUrl(server.port()) << std::endl;
 

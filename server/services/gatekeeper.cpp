@@ -397,6 +397,7 @@ std::unique_ptr<proto::Session> SessionGatekeeper::startSession(const proto::Gra
     p.credential.kind = account->secret_kind;
     p.credential.secret = std::move(*secret);
     p.risk = risk_;
+    p.encrypt = c.safe->policy.encrypt_recordings;
     auto session = std::make_unique<SessionRecorder>(store_, events_, std::move(p));
 
     store::AuditEntry e;

@@ -1,6 +1,7 @@
 #include "server/services/session_recorder.hpp"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -120,9 +121,25 @@ bool SessionRecorder::openRecording(int cols, int rows, std::string_view term) {
     healthy->store(false);
     sessionLog()->error("session={} recording write error: {}", id, ec.message());
   };
+  if (auto sealing = RecordingSealing::current()) {
+    std::string why;
+    seal_ = sealing->attach(p_.id, p_.recording_file, p_.encrypt, o, why);
+    if (!seal_) {
+      sessionLog()->error("session={} cannot seal the recording: {}", p_.id, why);
+      healthy_->store(false);
+      return false;
+    }
+    sealing_ = std::move(sealing);
+  } else if (p_.encrypt) {
+    sessionLog()->error("session={} the safe encrypts recordings but sealing is not set up", p_.id);
+    healthy_->store(false);
+    return false;
+  }
   std::error_code ec;
   cast_ = recorder::AsciicastWriter::create(p_.recording_file, std::move(o), ec);
   if (!cast_) {
+    if (seal_) ::unlink(recorder::chunkIndexPath(p_.recording_file).c_str());
+    seal_.reset();
     sessionLog()->error("session={} cannot create the recording {}: {}", p_.id, p_.recording_file, ec.message());
     healthy_->store(false);
     return false;
@@ -389,7 +406,15 @@ void SessionRecorder::end(std::string_view reason, std::string_view detail, std:
   // Closing the recording drains its queue and fsyncs: done on the writer thread, after this
   // session's queued events, and the row's end follows it there.
   std::shared_ptr<recorder::AsciicastWriter> cast(std::move(cast_));
-  events_->pushTask([&store = store_, cast, e, a, details, id = p_.id]() mutable {
+  json manifest_meta{{"user", p_.grant.username},
+                     {"account", p_.grant.account_user},
+                     {"target", p_.grant.target.name},
+                     {"safe_id", p_.grant.safe_id},
+                     {"protocol", p_.client.protocol},
+                     {"client_addr", p_.client.client_addr},
+                     {"end_reason", e.reason}};
+  events_->pushTask([&store = store_, cast, e, a, details, id = p_.id, sealing = sealing_, seal = seal_,
+                     manifest_meta]() mutable {
     if (cast) {
       if (auto ec = cast->close()) {
         details["recording_error"] = ec.message();
@@ -397,6 +422,17 @@ void SessionRecorder::end(std::string_view reason, std::string_view detail, std:
       }
       e.recording_bytes = static_cast<std::int64_t>(cast->bytesWritten());
       details["recording_bytes"] = e.recording_bytes;
+      if (sealing && seal) {
+        try {
+          auto sealed = sealing->seal(store, *seal, manifest_meta);
+          details["recording_sealed"] = true;
+          details["recording_chunks"] = sealed.chunk_count;
+          details["recording_encrypted"] = sealed.encrypted;
+        } catch (const std::exception& ex) {
+          details["recording_sealed"] = false;
+          sessionLog()->error("session={} sealing the recording failed: {}", id, ex.what());
+        }
+      }
     }
     try {
       store.endSession(e);

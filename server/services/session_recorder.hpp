@@ -20,6 +20,7 @@
 #include "recorder/keystroke_masker.hpp"
 #include "recorder/terminal_transcript.hpp"
 #include "server/services/live_registry.hpp"
+#include "server/services/recording_seal.hpp"
 #include "server/services/risk_monitor.hpp"
 #include "server/services/session_event_writer.hpp"
 #include "server/services/shown_text.hpp"
@@ -42,6 +43,7 @@ class SessionRecorder : public proto::Session {
     std::chrono::milliseconds flush_interval{1000};
     proto::Credential credential;
     std::shared_ptr<RiskService> risk;  // null: no risk rules
+    bool encrypt = false;  // the safe encrypts recordings at rest (needs RecordingSealing)
   };
   SessionRecorder(store::Store& store, std::shared_ptr<SessionEventWriter> events, Params params);
   /// Without end(): ends with reason "error".
@@ -93,6 +95,8 @@ class SessionRecorder : public proto::Session {
   bool typed_clean_ = true;
   std::unique_ptr<ShownText> shown_;  // with transcript_: lines shown, as `output` events (search)
   std::unique_ptr<recorder::AsciicastWriter> cast_;
+  std::shared_ptr<RecordingSealing> sealing_;         // with seal_: signs the manifest at the end
+  std::shared_ptr<RecordingSealing::Writer> seal_;    // the recording's hash chain (and cipher)
   bool recording_opened_ = false;
   std::shared_ptr<std::atomic<bool>> healthy_ = std::make_shared<std::atomic<bool>>(true);
   bool ended_ = false;

@@ -7,7 +7,7 @@ const std::string kSafeColumns =
     "s.id, s.name, s.description, s.record_sessions, s.live_monitoring, s.require_dual_authorization,"
     " s.retention_days, array_to_json(s.allowed_protocols)::text, " + rfc3339("s.created_at") +
     ", s.allow_file_transfer, s.allow_port_forwarding, s.allow_agent_forwarding, s.allow_x11_forwarding,"
-    " s.trust_on_first_use";
+    " s.trust_on_first_use, s.encrypt_recordings";
 
 Safe readSafe(const pqxx::row& r) {
   Safe s;
@@ -25,6 +25,7 @@ Safe readSafe(const pqxx::row& r) {
   s.policy.allow_agent_forwarding = r[11].as<bool>();
   s.policy.allow_x11_forwarding = r[12].as<bool>();
   s.policy.trust_on_first_use = r[13].as<bool>();
+  s.policy.encrypt_recordings = r[14].as<bool>();
   return s;
 }
 
@@ -89,7 +90,10 @@ Safe Store::createSafe(const Safe& s) {
         s.policy.require_dual_authorization, s.policy.retention_days, toPgArray(s.policy.allowed_protocols),
         s.policy.allow_file_transfer, s.policy.allow_port_forwarding, s.policy.allow_agent_forwarding,
         s.policy.allow_x11_forwarding, s.policy.trust_on_first_use);
-    return readSafe(r[0]);
+    if (!s.policy.encrypt_recordings) return readSafe(r[0]);
+    auto e = tx.exec_params("UPDATE safes AS s SET encrypt_recordings = true WHERE id = $1 RETURNING " + kSafeColumns,
+                            r[0][0].as<std::int64_t>());
+    return readSafe(e[0]);
   });
 }
 
@@ -104,6 +108,7 @@ void Store::updateSafe(const Safe& s) {
         s.policy.require_dual_authorization, s.policy.retention_days, toPgArray(s.policy.allowed_protocols),
         s.policy.allow_file_transfer, s.policy.allow_port_forwarding, s.policy.allow_agent_forwarding,
         s.policy.allow_x11_forwarding, s.policy.trust_on_first_use);
+    tx.exec_params0("UPDATE safes SET encrypt_recordings = $2 WHERE id = $1", s.id, s.policy.encrypt_recordings);
   });
 }
 

@@ -272,6 +272,11 @@ class Store {
   void setRecordingTier(const std::string& session_id, const std::string& tier);
   /// The access report (server/store/reports.cpp), oldest first.
   std::vector<AccessReportRow> accessReport(const AccessReportQuery& q);
+  // ---- recording seals and the audit chain (server/store/seals.cpp)
+  void saveRecordingSeal(const RecordingSeal& s);
+  std::optional<RecordingSeal> recordingSeal(const std::string& session_id);
+  /// Walks the audit_log hash chain; returns the breaks found (at most `limit`), sets `rows`.
+  std::vector<AuditChainProblem> verifyAuditChain(std::int64_t& rows, int limit = 50);
 
   struct Pool;  // defined in pool.hpp (server/store only)
 

@@ -56,6 +56,7 @@ struct SafePolicy {
   bool allow_agent_forwarding = false;
   bool allow_x11_forwarding = false;
   bool trust_on_first_use = false;  // an unpinned target's host key is pinned at first connect
+  bool encrypt_recordings = false;  // AES-256-GCM at rest (recorder/recording_cipher)
 };
 
 struct Safe {
@@ -277,6 +278,28 @@ struct Alert {
   std::string status = "open";
   std::string acknowledged_by;
   std::string acknowledged_at;
+};
+
+// The seal of a finished recording (sql/0007, server/services/recording_seal).
+struct RecordingSeal {
+  std::string session_id;
+  std::string manifest;   // the exact JSON text signed
+  std::string signature;  // base64 Ed25519
+  std::string public_key; // base64 raw key that signed
+  std::string chunk_index;  // recorder::formatChunkEntry lines
+  std::int64_t chunk_count = 0;
+  std::string final_hash;
+  std::int64_t file_size = 0;
+  bool encrypted = false;
+  std::string sealed_at;
+};
+
+// One break in the audit log's hash chain (`vigil verify --audit`).
+struct AuditChainProblem {
+  std::string kind;  // "edited", "deleted", "unchained"
+  std::int64_t id = 0;         // the row edited, or the row after the gap
+  std::int64_t chain_seq = 0;
+  std::string detail;
 };
 
 }  // namespace vigil::store

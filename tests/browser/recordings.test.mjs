@@ -236,6 +236,15 @@ describe('Recordings, player and review on real SSH sessions', { timeout: 20 * 6
     assert.ok(await playerTime() > 0, 'the player opened at the hit');
   });
 
+  step('the player shows a Verified badge for a sealed, untouched recording', async () => {
+    await openPlayer(s1);
+    const sealBadge = page.locator('#player-seal-badge .badge');
+    await sealBadge.waitFor();
+    assert.equal(await sealBadge.getAttribute('data-status'), 'intact');
+    assert.match(await sealBadge.textContent(), /^Verified/);
+    await admin.screenshot('player-seal-badge');
+  });
+
   step('clicking a transcript line seeks there and the terminal shows that command’s output', async () => {
     await openPlayer(s1);
     assert.ok(!(await rowsOf(page, '#player-terminal')).some((r) => r.includes(`42-${OMEGA}`)), 'not on screen at 0:00');

@@ -214,7 +214,7 @@ json userJson(const store::User& u) {
 }
 
 json policyJson(const store::SafePolicy& p) {
-  return json{{"record_sessions", p.record_sessions},
+  json j{{"record_sessions", p.record_sessions},
               {"live_monitoring", p.live_monitoring},
               {"require_dual_authorization", p.require_dual_authorization},
               {"retention_days", p.retention_days},
@@ -224,6 +224,8 @@ json policyJson(const store::SafePolicy& p) {
               {"allow_agent_forwarding", p.allow_agent_forwarding},
               {"allow_x11_forwarding", p.allow_x11_forwarding},
               {"trust_on_first_use", p.trust_on_first_use}};
+  j["encrypt_recordings"] = p.encrypt_recordings;
+  return j;
 }
 
 json safeJson(const store::Safe& s, const std::vector<std::string>& my_permissions) {

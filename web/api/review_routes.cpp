@@ -13,6 +13,7 @@
 
 #include "recorder/playback_index.hpp"
 #include "server/services/ids.hpp"
+#include "server/services/recording_seal.hpp"
 #include "server/services/session_filters.hpp"
 #include "web/api/session_access.hpp"
 
@@ -218,6 +219,16 @@ HttpResponse playback(RequestContext& c) {
                                 {"damaged", damagedOf(*idx, s)}});
 }
 
+/// The recording's tamper evidence (the player's badge): authorized like playback, audited.
+HttpResponse verifyRoute(RequestContext& c) {
+  auto s = loadForReview(c, "recording_verify");
+  auto sealing = services::RecordingSealing::current();
+  if (!sealing) throw ApiError(503, "unavailable", "recording sealing is not set up on this node");
+  auto r = services::verifyRecording(c.deps.store, c.deps.cfg.recordingsDir(), s, sealing->publicKey());
+  c.audit("recording_verify", "session", s.id, "ok", {{"status", r.status}});
+  return jsonResponse(200, r.toJson());
+}
+
 /// "bytes=a-b" | "bytes=a-" | "bytes=-n" against `size`: [first, last]; nullopt when the header is
 /// not one satisfiable range (the caller answers 416 when it was a syntactically valid range).
 std::optional<std::pair<std::uint64_t, std::uint64_t>> parseRange(const std::string& h, std::uint64_t size,
@@ -363,6 +374,7 @@ void addReviewRoutes(std::vector<Route>& r) {
   r.push_back({"GET", "/api/v1/sessions/{id}/playback/index", true, playbackIndex});
   r.push_back({"GET", "/api/v1/sessions/{id}/playback", true, playback});
   r.push_back({"GET", "/api/v1/sessions/{id}/recording/file", true, recordingFileRoute});
+  r.push_back({"GET", "/api/v1/sessions/{id}/verify", true, verifyRoute});
   r.push_back({"PUT", "/api/v1/sessions/{id}/review", true, putReview});
   r.push_back({"GET", "/api/v1/sessions/{id}/reviews", true, listReviews});
   r.push_back({"POST", "/api/v1/sessions/{id}/comments", true, addComment});

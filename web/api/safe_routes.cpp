@@ -23,7 +23,7 @@ void applyPolicy(const json& body, store::SafePolicy& p) {
   if (!it->is_object()) throw ApiError(400, "validation_failed", "policy: must be an object");
   allowOnlyFields(*it, {"record_sessions", "live_monitoring", "require_dual_authorization", "retention_days",
                         "allowed_protocols", "allow_file_transfer", "allow_port_forwarding", "allow_agent_forwarding",
-                        "allow_x11_forwarding", "trust_on_first_use"});
+                        "allow_x11_forwarding", "trust_on_first_use", "encrypt_recordings"});
   if (auto v = optionalBool(*it, "record_sessions")) p.record_sessions = *v;
   if (auto v = optionalBool(*it, "live_monitoring")) p.live_monitoring = *v;
   if (auto v = optionalBool(*it, "require_dual_authorization")) p.require_dual_authorization = *v;
@@ -34,6 +34,7 @@ void applyPolicy(const json& body, store::SafePolicy& p) {
   if (auto v = optionalBool(*it, "allow_agent_forwarding")) p.allow_agent_forwarding = *v;
   if (auto v = optionalBool(*it, "allow_x11_forwarding")) p.allow_x11_forwarding = *v;
   if (auto v = optionalBool(*it, "trust_on_first_use")) p.trust_on_first_use = *v;
+  if (auto v = optionalBool(*it, "encrypt_recordings")) p.encrypt_recordings = *v;
 }
 
 HttpResponse list(RequestContext& c) {

@@ -18,6 +18,13 @@ import {
 } from '../recordings-common.js';
 
 const SPEEDS = [0.5, 1, 2, 4, 8, 16];
+const SEAL_LABELS = {
+  intact: ['Verified', 'ok'],
+  modified: ['Modified', 'danger'],
+  truncated: ['Truncated', 'danger'],
+  unsealed: ['Unsealed', 'warn'],
+  no_recording: ['No recording', 'neutral'],
+};
 const INDEX_POLL_MS = 2000;
 
 let active = null; // teardown of the open player
@@ -149,6 +156,17 @@ export function render(root, { params, query }) {
       }
     };
 
+    // Tamper evidence (GET /sessions/{id}/verify): the recording against its signed manifest.
+    const sealBadge = h('span', { id: 'player-seal-badge' });
+    api.get(`/sessions/${sid}/verify`).then((v) => {
+      if (disposed) return;
+      const [label, kind] = SEAL_LABELS[v.status] || ['Not verified', 'neutral'];
+      const b = badge(v.encrypted ? `${label} · encrypted` : label, kind);
+      b.title = v.message || '';
+      b.dataset.status = v.status;
+      replace(sealBadge, b);
+    }).catch(() => { /* the badge stays empty: playback does not depend on it */ });
+
     const header = h('div', { class: 'player-meta' },
       h('div', { class: 'cell-stack' },
         h('strong', { class: 'player-title', id: 'player-title', text: `${session.account_user || '?'}@${session.target_name || '?'}` }),
@@ -159,7 +177,7 @@ export function render(root, { params, query }) {
         h('span', { id: 'player-review-badge' }, reviewBadge(session.review_status)),
         session.access_request_id ? h('a', { href: '#/access-requests', id: 'player-approval', class: 'badge badge-info',
           text: `Approved: request #${session.access_request_id}` }) : null,
-        session.purged_at ? badge('Deleted by retention', 'neutral') : null),
+        session.purged_at ? badge('Deleted by retention', 'neutral') : null, sealBadge),
       legalHoldControl('session', session.id),
       h('a', { href: `/api/v1/sessions/${sid}/recording`, download: `vigil-session-${session.id}.cast`, class: 'btn btn-small btn-ghost', text: 'Download' }));
 
