@@ -76,6 +76,17 @@ struct SshConfig {
   int connect_timeout_seconds = 10;
 };
 
+/// Vigil's RDP listener (protocols/rdp): TLS with the portal's certificate.
+struct RdpConfig {
+  bool enabled = false;
+  std::string address;  // default: listen.address
+  /// 0 picks a free port; `vigil serve` writes the bound port back here at start.
+  std::uint16_t port = 3389;
+  std::string public_host;  // the host put in .rdp files; default: as for ssh.public_host
+  int max_sessions = 200;
+  int connect_timeout_seconds = 15;
+};
+
 struct RecordingsConfig {
   std::string dir;  // default <data_dir>/recordings
   int flush_interval_ms = 1000;
@@ -132,6 +143,7 @@ struct Config {
   LogConfig log;
   auth::LdapConfig ldap;
   SshConfig ssh;
+  RdpConfig rdp;
   RecordingsConfig recordings;
   SessionsConfig sessions;
   NodeConfig node;

@@ -15,6 +15,7 @@
 #include "server/crypto/tls_cert.hpp"
 #include "server/logging.hpp"
 #include "server/runtime.hpp"
+#include "protocols/rdp/listener.hpp"
 #include "protocols/ssh/listener.hpp"
 #include "protocols/ssh/web_terminal.hpp"
 #include "server/services/auth_service.hpp"
@@ -123,6 +124,25 @@ int serve(const GlobalOptions& g) {
     rt.cfg.ssh.port = static_cast<std::uint16_t>(ssh_listener->port());
   }
 
+  // The RDP listener (issue 6): TLS with the portal's certificate.
+  std::unique_ptr<rdp::RdpListener> rdp_listener;
+  if (rt.cfg.rdp.enabled) {
+    rdp::ListenerOptions ro;
+    ro.bind_address = rt.cfg.rdp.address;
+    ro.port = rt.cfg.rdp.port;
+    ro.cert_file = cfg.certPath().string();
+    ro.key_file = cfg.keyPath().string();
+    ro.max_sessions = rt.cfg.rdp.max_sessions;
+    ro.connect_timeout_seconds = rt.cfg.rdp.connect_timeout_seconds;
+    rdp_listener = std::make_unique<rdp::RdpListener>(gatekeeper, ro);
+    std::string error;
+    if (!rdp_listener->start(error)) {
+      std::cerr << "vigil: RDP listener on " << ro.bind_address << ":" << ro.port << ": " << error << "\n";
+      return kExitFailure;
+    }
+    rt.cfg.rdp.port = static_cast<std::uint16_t>(rdp_listener->port());
+  }
+
   web::ApiDeps deps{rt.cfg, *rt.store, *rt.vault, auth};
   deps.gatekeeper = &gatekeeper;
   deps.risk = risk.get();
@@ -159,6 +179,7 @@ int serve(const GlobalOptions& g) {
   if (ssh_listener)
     std::cout << "SSH: " << rt.cfg.ssh.address << ":" << ssh_listener->port()
               << "  host key " << ssh_listener->hostKeyFingerprint() << "\n";
+  if (rdp_listener) std::cout << "RDP: " << rt.cfg.rdp.address << ":" << rdp_listener->port() << "\n";
   std::cout << "TLS certificate SHA-256: " << certificateFingerprint(cfg.certPath()) << "\n"
             << "Portal: " << cfg.publicUrl(server.port()) << std::endl;
 
@@ -173,6 +194,7 @@ int serve(const GlobalOptions& g) {
   spdlog::info("received signal {}, shutting down", sig);
   server.stop();
   if (ssh_listener) ssh_listener->stop();  // sessions end as client_closed, recordings closed
+  if (rdp_listener) rdp_listener->stop();
   siem.stop();  // after the sessions' end events are written and queued
   risk->stop();  // its thread may call live_control, which goes out of scope first
   return kExitOk;  // Runtime's destructor closes the pool and stops the embedded cluster

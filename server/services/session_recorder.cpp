@@ -266,7 +266,7 @@ void SessionRecorder::end(std::string_view reason, std::string_view detail, std:
   e.bytes_from_client = static_cast<std::int64_t>(bytes_from_client);
   e.bytes_to_client = static_cast<std::int64_t>(bytes_to_client);
   e.command_count = command_count_;
-  e.has_recording = cast_ != nullptr;
+  e.has_recording = cast_ != nullptr || video_ != nullptr;
 
   store::AuditEntry a;
   a.actor_id = p_.grant.user_id;
@@ -290,7 +290,17 @@ void SessionRecorder::end(std::string_view reason, std::string_view detail, std:
   // Closing the recording drains its queue and fsyncs: done on the writer thread, after this
   // session's queued events, and the row's end follows it there.
   std::shared_ptr<recorder::AsciicastWriter> cast(std::move(cast_));
-  events_->pushTask([&store = store_, cast, e, a, details, id = p_.id]() mutable {
+  std::shared_ptr<recorder::VideoWriter> video(std::move(video_));
+  const std::int64_t end_ms = offsetMs();
+  events_->pushTask([&store = store_, cast, video, end_ms, e, a, details, id = p_.id]() mutable {
+    if (video) {
+      if (auto err = video->close(end_ms); !err.empty()) {
+        details["recording_error"] = err;
+        sessionLog()->error("session={} closing the video failed: {}", id, err);
+      }
+      e.recording_bytes = static_cast<std::int64_t>(video->bytesWritten());
+      details["recording_bytes"] = e.recording_bytes;
+    }
     if (cast) {
       if (auto ec = cast->close()) {
         details["recording_error"] = ec.message();

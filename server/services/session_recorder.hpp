@@ -19,6 +19,7 @@
 #include "recorder/asciicast_writer.hpp"
 #include "recorder/keystroke_masker.hpp"
 #include "recorder/terminal_transcript.hpp"
+#include "recorder/video_writer.hpp"
 #include "server/services/live_registry.hpp"
 #include "server/services/risk_monitor.hpp"
 #include "server/services/session_event_writer.hpp"
@@ -61,6 +62,10 @@ class SessionRecorder : public proto::Session {
   proto::InputDecision screenInput(std::string_view bytes) override;
   void resize(int cols, int rows) override;
   void fileOperation(const proto::FileOperation& op) override;
+  // Graphical sessions (session_recorder_video.cpp): screen video and keystroke/title rows.
+  void frame(const std::uint8_t* bgrx, int width, int height, int stride) override;
+  void keystrokes(std::string_view text) override;
+  void windowTitle(std::string_view title) override;
   void note(std::string_view kind, std::string_view text) override;
   bool recordingHealthy() const override;
   void end(std::string_view reason, std::string_view detail, std::uint64_t bytes_from_client,
@@ -85,6 +90,7 @@ class SessionRecorder : public proto::Session {
   std::unique_ptr<recorder::KeystrokeMasker> keys_;  // with transcript_: keystrokes to the recording
   std::unique_ptr<ShownText> shown_;  // with transcript_: lines shown, as `output` events (search)
   std::unique_ptr<recorder::AsciicastWriter> cast_;
+  std::unique_ptr<recorder::VideoWriter> video_;  // graphical sessions: the screen video
   bool recording_opened_ = false;
   std::shared_ptr<std::atomic<bool>> healthy_ = std::make_shared<std::atomic<bool>>(true);
   bool ended_ = false;

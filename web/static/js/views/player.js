@@ -12,6 +12,7 @@ import { Replay } from '../player/replay.js';
 import { createTimeline } from '../player/timeline.js';
 import { createTranscript } from '../player/transcript.js';
 import { createReviewPanel } from '../player/review.js';
+import { buildVideoPlayer } from '../player/video.js';
 import {
   reviewBadge, riskBadge, formatOffset, formatDurationMs, secondsParam, isForbidden,
 } from '../recordings-common.js';
@@ -54,8 +55,14 @@ export function render(root, { params, query }) {
     try {
       [session, index] = await Promise.all([
         api.get(`/sessions/${sid}`),
-        api.get(`/sessions/${sid}/playback/index`),
+        api.get(`/sessions/${sid}/playback/index`).catch((error) => ({ failed: error })),
       ]);
+      // Graphical sessions are recorded as video: the <video> player (player/video.js).
+      if (session.protocol === 'rdp') {
+        if (!disposed) buildVideoPlayer(content, session, { sid, startMs, cleanups });
+        return;
+      }
+      if (index && index.failed) throw index.failed;
     } catch (error) {
       if (disposed || (error && error.status === 401)) return;
       replace(content, isForbidden(error) ? forbiddenState(error) : errorState(error, () => render(root, { params, query })));
