@@ -166,3 +166,31 @@ TEST_CASE("benchmark: CPU of vigil and recording size for a scripted RDP session
               wall, 100.0 * cpu / wall, r.body.size() / 1024.0 / minutes, r.body.size());
   CHECK(cpu / wall < 1.0);
 }
+
+TEST_CASE("random bytes and a truncated handshake on the RDP port are dropped and the listener keeps serving",
+          "[rdp][e2e][bad-input]") {
+  auto& w = world();
+  auto send = [&](const std::string& bytes) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(w.rdpPort()));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    (void)!write(fd, bytes.data(), bytes.size());
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    close(fd);
+  };
+  std::string noise;
+  for (int i = 0; i < 4096; ++i) noise += static_cast<char>(std::rand() & 0xff);
+  send(noise);
+  // A TPKT header announcing an X.224 connection request, cut short.
+  send(std::string("\x03\x00\x00\x2c\x27\xe0\x00\x00", 8));
+  send("");
+  auto l = w.launch(w.alice, w.account);
+  auto client = w.xfreerdp(l["token"], "xfreerdp-after-noise.log");
+  std::this_thread::sleep_for(std::chrono::seconds(5));
+  INFO(readFile(w.tmp() + "/xfreerdp-after-noise.log"));
+  CHECK(client.alive());
+  client.stop();
+}

@@ -3,6 +3,9 @@
 // shadow server with NLA and a SAM file on a private Xvfb running an xterm), and the real
 // `xfreerdp` client on another private Xvfb, driven with xdotool.
 #include <signal.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -94,8 +97,10 @@ class XDisplay {
     // Xvfb reads its cookies at start; clients find it under the display number added after.
     vigil::test::runCommand("xauth -f " + auth_ + " add :0 MIT-MAGIC-COOKIE-1 " + cookie_);
     const std::string dfile = dir + "/display-" + name;
-    server_ = Proc("Xvfb -displayfd 1 -auth " + auth_ + " -screen 0 1280x800x24 -nolisten tcp", dfile);
-    for (int i = 0; i < 200 && display_.empty(); ++i) {
+    // -displayfd: Xvfb picks a free display and writes its number (and a newline) to fd 3.
+    server_ = Proc("Xvfb -displayfd 3 -auth " + auth_ + " -screen 0 1280x800x24 -nolisten tcp 3>" + dfile,
+                   dir + "/xvfb-" + name + ".log");
+    for (int i = 0; i < 300 && display_.empty(); ++i) {
       std::string d = readFile(dfile);
       if (!d.empty() && d.back() == '\n') display_ = ":" + d.substr(0, d.size() - 1);
       else std::this_thread::sleep_for(std::chrono::milliseconds(50));
