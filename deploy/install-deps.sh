@@ -14,15 +14,17 @@ build_pkgs=(
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
   libargon2-dev liboath-dev libldap-dev libre2-dev libzstd-dev
   libssh-dev libvterm-dev zlib1g-dev
+  freerdp2-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
   catch2
 )
-runtime_pkgs=(postgresql openssl)
+runtime_pkgs=(postgresql openssl libfreerdp2-2 libfreerdp-server2-2 libavcodec59 libavformat59 libswscale6)
 test_pkgs=(
   slapd ldap-utils chromium wrk curl procps
   openssh-server openssh-client sshpass
   clang libclang-rt-14-dev python3
   rsyslog rsyslog-gnutls zstd
   freetds-bin
+  freerdp2-x11 freerdp2-shadow-x11 winpr-utils xvfb xauth xdotool xterm x11-utils ffmpeg
 )
 
 pkgs=("${runtime_pkgs[@]}" "${build_pkgs[@]}")

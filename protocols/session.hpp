@@ -164,6 +164,18 @@ class Session {
   }
   /// A statement finished (or was refused): a timeline row, the transcript, risk rules on SQL.
   virtual void sqlStatement(const SqlStatement& statement) { (void)statement; }
+  /// Graphical sessions (RDP): the target's screen as the proxy keeps it (BGRX, 4 bytes per
+  /// pixel, `stride` bytes per row), called when it changed. Borrowed for the call: the session
+  /// core copies what it keeps and never waits for an encoder here. Default: ignored.
+  virtual void frame(const std::uint8_t* bgrx, int width, int height, int stride) {
+    (void)bgrx, (void)width, (void)height, (void)stride;
+  }
+  /// Graphical sessions: text the person typed (a line, or a run of keys up to a pause), special
+  /// keys written as "[Ctrl+C]", "[Enter]". A `keystrokes` timeline row (searchable). Default: ignored.
+  virtual void keystrokes(std::string_view text) { (void)text; }
+  /// Graphical sessions: the title of the window in front changed (RemoteApp orders, later OCR).
+  /// A `window_title` timeline row. Default: ignored.
+  virtual void windowTitle(std::string_view title) { (void)title; }
   virtual void fileOperation(const FileOperation& op) = 0;
   /// Anything else worth a timeline entry: "port_forward_refused", "exit_status", "signal", ...
   virtual void note(std::string_view kind, std::string_view text) = 0;

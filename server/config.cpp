@@ -262,6 +262,19 @@ Config fromNode(const YAML::Node& root) {
                  if (ch == ' ' || ch == '@' || ch == '/' || ch == '"' || ch == '\'' || static_cast<unsigned char>(ch) < 0x21)
                    throw ConfigError(k + ".public_host", "must be a host name or address");
              }},
+            {"rdp",
+             [&](const YAML::Node& n, const std::string& k) {
+               applyMap(n, k,
+                        {{"enabled", boolean(c.rdp.enabled)},
+                         {"address", str(c.rdp.address)},
+                         {"port", integer(c.rdp.port, 0, 65535)},
+                         {"public_host", str(c.rdp.public_host)},
+                         {"max_sessions", integer(c.rdp.max_sessions, 1, 100000)},
+                         {"connect_timeout_seconds", integer(c.rdp.connect_timeout_seconds, 1, 300)}});
+               for (char ch : c.rdp.public_host)
+                 if (ch == ' ' || ch == '@' || ch == '/' || static_cast<unsigned char>(ch) < 0x21)
+                   throw ConfigError(k + ".public_host", "must be a host name or address");
+             }},
             {"recordings",
              [&](const YAML::Node& n, const std::string& k) {
                applyMap(n, k,
@@ -355,6 +368,7 @@ Config fromNode(const YAML::Node& root) {
   if (c.ssh.address.empty()) c.ssh.address = c.listen.address;
   if (c.tds_proxy.address.empty()) c.tds_proxy.address = c.listen.address;
   if (c.postgres_proxy.address.empty()) c.postgres_proxy.address = c.listen.address;
+  if (c.rdp.address.empty()) c.rdp.address = c.listen.address;
   if (c.node.name.empty()) {
     char host[256] = "localhost";
     gethostname(host, sizeof host - 1);

@@ -102,6 +102,17 @@ struct PostgresProxyConfig {
   int connect_timeout_seconds = 10;
 };
 
+/// Vigil's RDP listener (protocols/rdp): TLS with the portal's certificate.
+struct RdpConfig {
+  bool enabled = false;
+  std::string address;  // default: listen.address
+  /// 0 picks a free port; `vigil serve` writes the bound port back here at start.
+  std::uint16_t port = 3389;
+  std::string public_host;  // the host put in .rdp files; default: as for ssh.public_host
+  int max_sessions = 200;
+  int connect_timeout_seconds = 15;
+};
+
 struct RecordingsConfig {
   std::string dir;  // default <data_dir>/recordings
   int flush_interval_ms = 1000;
@@ -169,6 +180,7 @@ struct Config {
   SshConfig ssh;
   TdsProxyConfig tds_proxy;
   PostgresProxyConfig postgres_proxy;
+  RdpConfig rdp;
   RecordingsConfig recordings;
   SessionsConfig sessions;
   NodeConfig node;

@@ -16,6 +16,7 @@
 #include "server/logging.hpp"
 #include "server/runtime.hpp"
 #include "protocols/postgres/pg_listener.hpp"
+#include "protocols/rdp/listener.hpp"
 #include "protocols/ssh/listener.hpp"
 #include "protocols/ssh/web_terminal.hpp"
 #include "protocols/tds/listener.hpp"
@@ -169,6 +170,24 @@ int serve(const GlobalOptions& g) {
     }
     rt.cfg.postgres_proxy.port = static_cast<std::uint16_t>(pg_listener->port());
   }
+  // The RDP listener (issue 6): TLS with the portal's certificate.
+  std::unique_ptr<rdp::RdpListener> rdp_listener;
+  if (rt.cfg.rdp.enabled) {
+    rdp::ListenerOptions ro;
+    ro.bind_address = rt.cfg.rdp.address;
+    ro.port = rt.cfg.rdp.port;
+    ro.cert_file = cfg.certPath().string();
+    ro.key_file = cfg.keyPath().string();
+    ro.max_sessions = rt.cfg.rdp.max_sessions;
+    ro.connect_timeout_seconds = rt.cfg.rdp.connect_timeout_seconds;
+    rdp_listener = std::make_unique<rdp::RdpListener>(gatekeeper, ro);
+    std::string error;
+    if (!rdp_listener->start(error)) {
+      std::cerr << "vigil: RDP listener on " << ro.bind_address << ":" << ro.port << ": " << error << "\n";
+      return kExitFailure;
+    }
+    rt.cfg.rdp.port = static_cast<std::uint16_t>(rdp_listener->port());
+  }
 
   web::ApiDeps deps{rt.cfg, *rt.store, *rt.vault, auth};
   deps.gatekeeper = &gatekeeper;
@@ -213,6 +232,7 @@ int serve(const GlobalOptions& g) {
   if (pg_listener)
     std::cout << "PostgreSQL: " << rt.cfg.postgres_proxy.address << ":" << pg_listener->port() << "\n";
   std::cout << "Recording signing key (Ed25519): " << sealing->publicKey() << "\n";
+  if (rdp_listener) std::cout << "RDP: " << rt.cfg.rdp.address << ":" << rdp_listener->port() << "\n";
   std::cout << "TLS certificate SHA-256: " << certificateFingerprint(cfg.certPath()) << "\n"
             << "Portal: " << cfg.publicUrl(server.port()) << std::endl;
 
@@ -230,6 +250,7 @@ int serve(const GlobalOptions& g) {
   if (ssh_listener) ssh_listener->stop();  // sessions end as client_closed, recordings closed
   if (tds_listener) tds_listener->stop();
   if (pg_listener) pg_listener->stop();
+  if (rdp_listener) rdp_listener->stop();
   siem.stop();  // after the sessions' end events are written and queued
   risk->stop();  // its thread may call live_control, which goes out of scope first
   return kExitOk;  // Runtime's destructor closes the pool and stops the embedded cluster

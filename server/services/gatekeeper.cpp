@@ -355,7 +355,9 @@ std::unique_ptr<proto::Session> SessionGatekeeper::startSession(const proto::Gra
 
     id = newUuidV7();
     const bool record = c.safe->policy.record_sessions;
-    const std::string rel = record ? datePath() + "/" + id + ".cast.zst" : "";
+    // Graphical sessions are recorded as video (fragmented MP4), terminals as asciicast.
+    const std::string ext = client.protocol == "rdp" ? ".mp4" : ".cast.zst";
+    const std::string rel = record ? datePath() + "/" + id + ext : "";
     store::SessionRecord s;
     s.id = id;
     s.node = cfg_.node.name;

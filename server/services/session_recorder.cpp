@@ -382,7 +382,7 @@ void SessionRecorder::end(std::string_view reason, std::string_view detail, std:
   e.bytes_from_client = static_cast<std::int64_t>(bytes_from_client);
   e.bytes_to_client = static_cast<std::int64_t>(bytes_to_client);
   e.command_count = command_count_;
-  e.has_recording = cast_ != nullptr;
+  e.has_recording = cast_ != nullptr || video_ != nullptr;
 
   store::AuditEntry a;
   a.actor_id = p_.grant.user_id;
@@ -413,8 +413,18 @@ void SessionRecorder::end(std::string_view reason, std::string_view detail, std:
                      {"protocol", p_.client.protocol},
                      {"client_addr", p_.client.client_addr},
                      {"end_reason", e.reason}};
-  events_->pushTask([&store = store_, cast, e, a, details, id = p_.id, sealing = sealing_, seal = seal_,
-                     manifest_meta]() mutable {
+  std::shared_ptr<recorder::VideoWriter> video(std::move(video_));
+  const std::int64_t end_ms = offsetMs();
+  events_->pushTask([&store = store_, cast, video, end_ms, e, a, details, id = p_.id, sealing = sealing_,
+                     seal = seal_, manifest_meta]() mutable {
+    if (video) {
+      if (auto err = video->close(end_ms); !err.empty()) {
+        details["recording_error"] = err;
+        sessionLog()->error("session={} closing the video failed: {}", id, err);
+      }
+      e.recording_bytes = static_cast<std::int64_t>(video->bytesWritten());
+      details["recording_bytes"] = e.recording_bytes;
+    }
     if (cast) {
       if (auto ec = cast->close()) {
         details["recording_error"] = ec.message();

@@ -19,6 +19,7 @@
 #include "recorder/asciicast_writer.hpp"
 #include "recorder/keystroke_masker.hpp"
 #include "recorder/terminal_transcript.hpp"
+#include "recorder/video_writer.hpp"
 #include "server/services/live_registry.hpp"
 #include "server/services/recording_seal.hpp"
 #include "server/services/risk_monitor.hpp"
@@ -65,6 +66,10 @@ class SessionRecorder : public proto::Session {
   proto::SqlDecision screenSql(std::string_view sql) override;
   void sqlStatement(const proto::SqlStatement& statement) override;
   void fileOperation(const proto::FileOperation& op) override;
+  // Graphical sessions (session_recorder_video.cpp): screen video and keystroke/title rows.
+  void frame(const std::uint8_t* bgrx, int width, int height, int stride) override;
+  void keystrokes(std::string_view text) override;
+  void windowTitle(std::string_view title) override;
   void note(std::string_view kind, std::string_view text) override;
   bool recordingHealthy() const override;
   void end(std::string_view reason, std::string_view detail, std::uint64_t bytes_from_client,
@@ -97,6 +102,7 @@ class SessionRecorder : public proto::Session {
   std::unique_ptr<recorder::AsciicastWriter> cast_;
   std::shared_ptr<RecordingSealing> sealing_;         // with seal_: signs the manifest at the end
   std::shared_ptr<RecordingSealing::Writer> seal_;    // the recording's hash chain (and cipher)
+  std::unique_ptr<recorder::VideoWriter> video_;  // graphical sessions: the screen video
   bool recording_opened_ = false;
   std::shared_ptr<std::atomic<bool>> healthy_ = std::make_shared<std::atomic<bool>>(true);
   bool ended_ = false;

@@ -69,6 +69,30 @@ HttpResponse launch(RequestContext& c) {
                         {"conninfo", conninfo},
                         {"command", "psql \"" + conninfo + "\""}};
   }
+  if (issued->account.protocol == "rdp" && cfg.rdp.enabled) {
+    // A .rdp file for the person's own client: Vigil's RDP listener, the token as the user name.
+    const std::string host = cfg.rdp.public_host.empty() ? cfg.sshPublicHost() : cfg.rdp.public_host;
+    const std::string address = host + ":" + std::to_string(cfg.rdp.port);
+    const std::string file = "full address:s:" + address + "\r\n" +
+                             "username:s:" + issued->token + "\r\n" +
+                             "screen mode id:i:1\r\n"
+                             "desktopwidth:i:1280\r\n"
+                             "desktopheight:i:800\r\n"
+                             "session bpp:i:32\r\n"
+                             "authentication level:i:0\r\n"
+                             "enablecredsspsupport:i:0\r\n"
+                             "prompt for credentials:i:0\r\n"
+                             "redirectclipboard:i:0\r\n"
+                             "redirectprinters:i:0\r\n"
+                             "drivestoredirect:s:\r\n"
+                             "audiomode:i:2\r\n";
+    body["rdp"] = {{"host", host},
+                   {"port", cfg.rdp.port},
+                   {"user", issued->token},
+                   {"filename", issued->account.target_name + ".rdp"},
+                   {"file", file},
+                   {"command", "xfreerdp /v:" + address + " /u:" + issued->token + " /rfx /cert:ignore"}};
+  }
   auto r = jsonResponse(201, body);
   r.headers.emplace_back("Cache-Control", "no-store");
   return r;

@@ -265,14 +265,18 @@ HttpResponse recordingFileRoute(RequestContext& c) {
   struct stat st {};
   ::stat(file.c_str(), &st);
   const auto size = static_cast<std::uint64_t>(st.st_size);
+  // Graphical sessions (RDP) are recorded as fragmented MP4 video, terminals as asciicast.
+  const bool video = file.size() > 4 && file.compare(file.size() - 4, 4, ".mp4") == 0;
+  const std::string format = video ? "mp4" : "cast.zst";
   HttpResponse r;
-  r.content_type = "application/zstd";
+  r.content_type = video ? "video/mp4" : "application/zstd";
   r.headers.emplace_back("Accept-Ranges", "bytes");
   r.headers.emplace_back("Cache-Control", "no-store");
-  r.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + s.id + ".cast.zst\"");
+  r.headers.emplace_back("Content-Disposition", std::string(video ? "inline" : "attachment") + "; filename=\"" + s.id +
+                                                    "." + format + "\"");
   auto range = c.req.header("range");
   if (!range) {
-    c.audit("recording_download", "session", s.id, "ok", {{"bytes", size}, {"format", "cast.zst"}});
+    c.audit("recording_download", "session", s.id, "ok", {{"bytes", size}, {"format", format}});
     r.file_path = file;
     return r;
   }
@@ -290,7 +294,7 @@ HttpResponse recordingFileRoute(RequestContext& c) {
     return e;
   }
   const auto [first, last] = *span;
-  if (first == 0) c.audit("recording_download", "session", s.id, "ok", {{"bytes", size}, {"format", "cast.zst"}});
+  if (first == 0) c.audit("recording_download", "session", s.id, "ok", {{"bytes", size}, {"format", format}});
   const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw ApiError(404, "not_found", "the recording is not available");
   std::string body(last - first + 1, '\0');

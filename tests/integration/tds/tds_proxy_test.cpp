@@ -88,7 +88,7 @@ TEST_CASE("tedious runs batches and sp_executesql RPCs through Vigil with and wi
     const json* rpc = World::find(events, "select v from t where id = @p1");
     REQUIRE(rpc);
     CHECK((*rpc)["details"]["kind"] == "rpc");
-    CHECK((*rpc)["details"]["parameters"] == "[\"42\"]");
+    CHECK((*rpc)["details"]["parameters"] == json::array({"42"}));
     CHECK((*rpc)["details"]["rows"] == 3);
     REQUIRE(World::find(events, "set ansi_nulls on"));
   }

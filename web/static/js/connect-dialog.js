@@ -89,6 +89,7 @@ export function openConnectDialog(account, { onOpenInBrowser }) {
   };
 
   const showLaunch = (launch) => {
+    if (launch.rdp && launch.rdp.file) return showRdp(launch);
     const tds = launch.tds || null;
     const isPg = launch.protocol === 'postgres';
     browser.hidden = Boolean(tds) || isPg;  // the browser terminal is for SSH accounts
@@ -154,6 +155,30 @@ export function openConnectDialog(account, { onOpenInBrowser }) {
     tick();
     if (!again.hidden) return;
     timer = setInterval(tick, 1000);
+  };
+
+  // RDP: the .rdp file (Vigil's address, the one-time token as the user name) is downloaded at
+  // once; the person opens it with their RDP client.
+  const showRdp = (launch) => {
+    const download = () => {
+      const blob = new Blob([launch.rdp.file], { type: 'application/x-rdp' });
+      const url = URL.createObjectURL(blob);
+      const a = h('a', { href: url, download: launch.rdp.filename || 'vigil.rdp', hidden: true });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+    };
+    const again = h('button', { type: 'button', class: 'btn btn-primary btn-small', id: 'launch-rdp-download', text: 'Download .rdp file' });
+    again.addEventListener('click', download);
+    const code = h('code', { class: 'command', id: 'launch-command', text: launch.rdp.command });
+    browser.hidden = true;
+    replace(body,
+      h('p', { text: 'Open the downloaded .rdp file with your RDP client. It shows the target\'s desktop as the ' +
+        'vault account; the password never reaches you. The file works once, within a minute.' }),
+      h('div', { class: 'command-box' }, again),
+      h('p', { class: 'muted small', text: 'With xfreerdp:' }), h('div', { class: 'command-box' }, code));
+    download();
   };
 
   request();

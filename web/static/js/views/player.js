@@ -13,6 +13,7 @@ import { createTimeline } from '../player/timeline.js';
 import { createTranscript } from '../player/transcript.js';
 import { createReviewPanel } from '../player/review.js';
 import { legalHoldControl } from '../legal-hold.js';
+import { buildVideoPlayer } from '../player/video.js';
 import {
   reviewBadge, riskBadge, formatOffset, formatDurationMs, secondsParam, isForbidden,
 } from '../recordings-common.js';
@@ -65,6 +66,11 @@ export function render(root, { params, query }) {
       // A database session has no terminal recording: its statements are the record.
       if (DB_PROTOCOLS.has(session.protocol)) {
         if (!disposed) buildStatements(session);
+        return;
+      }
+      // Graphical sessions are recorded as video: the <video> player (player/video.js).
+      if (session.protocol === 'rdp') {
+        if (!disposed) buildVideoPlayer(content, session, { sid, startMs, cleanups });
         return;
       }
       index = await api.get(`/sessions/${sid}/playback/index`);

@@ -1,0 +1,286 @@
+#include "protocols/rdp/target_client.hpp"
+
+#include <freerdp/freerdp.h>
+#include <freerdp/gdi/gdi.h>
+#include <freerdp/input.h>
+#include <freerdp/settings.h>
+
+#include <openssl/crypto.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "protocols/rdp/cert_fingerprint.hpp"
+#include "protocols/rdp/rdp_log.hpp"
+#include "server/crypto/secure_bytes.hpp"
+
+namespace vigil::rdp {
+namespace {
+
+struct TargetContext {
+  rdpContext base;
+  TargetClient* self;
+};
+
+TargetClient* selfOf(rdpContext* c) { return reinterpret_cast<TargetContext*>(c)->self; }
+
+// C callbacks: no exception may cross them.
+int verifyCertificate(freerdp* instance, const BYTE* data, size_t length, const char* /*host*/, UINT16 /*port*/,
+                      DWORD /*flags*/) {
+  try {
+    TargetClient* t = selfOf(instance->context);
+    const std::string seen = certificateFingerprintFromPem(
+        std::string_view(reinterpret_cast<const char*>(data), length));
+    t->seen_fingerprint = seen;
+    if (seen.empty()) {
+      t->cert_reject_reason = "error";
+      return 0;
+    }
+    const std::string& pinned = t->grant_->target.host_key_fingerprint;
+    const std::string sid = t->session_->id();
+    if (pinned.empty()) {
+      if (!t->grant_->policy.trust_on_first_use) {
+        t->cert_reject_reason = "host_key_unpinned";
+        return 0;
+      }
+      if (!t->gatekeeper_->pinHostKey(t->grant_->target.target_id, seen, sid)) {
+        t->cert_reject_reason = "host_key_mismatch";
+        return 0;
+      }
+      t->session_->note("host_key_pinned", seen);
+      rdpLog()->info("session={} pinned certificate {} for target {}", sid, seen, t->grant_->target.name);
+      return 2;  // accepted for this session only: FreeRDP's own store stays out of it
+    }
+    if (seen != pinned) {
+      t->cert_reject_reason = "host_key_mismatch";
+      return 0;
+    }
+    return 2;
+  } catch (...) {
+    return 0;
+  }
+}
+
+BOOL beginPaint(rdpContext* context) {
+  rdpGdi* gdi = context->gdi;
+  if (!gdi || !gdi->primary) return FALSE;
+  gdi->primary->hdc->hwnd->invalid->null = TRUE;
+  gdi->primary->hdc->hwnd->ninvalid = 0;
+  return TRUE;
+}
+
+BOOL endPaint(rdpContext* context) {
+  rdpGdi* gdi = context->gdi;
+  if (!gdi || !gdi->primary) return FALSE;
+  HGDI_WND hwnd = gdi->primary->hdc->hwnd;
+  if (!hwnd->invalid->null) {
+    selfOf(context)->dirty.add(hwnd->invalid->x, hwnd->invalid->y, hwnd->invalid->w, hwnd->invalid->h);
+  }
+  hwnd->invalid->null = TRUE;
+  hwnd->ninvalid = 0;
+  return TRUE;
+}
+
+BOOL desktopResize(rdpContext* context) {
+  rdpGdi* gdi = context->gdi;
+  if (!gdi_resize(gdi, context->settings->DesktopWidth, context->settings->DesktopHeight)) return FALSE;
+  TargetClient* t = selfOf(context);
+  t->resized = true;
+  t->dirty.add(0, 0, static_cast<int>(gdi->width), static_cast<int>(gdi->height));
+  return TRUE;
+}
+
+BOOL preConnect(freerdp* /*instance*/) { return TRUE; }
+
+BOOL postConnect(freerdp* instance) {
+  if (!gdi_init(instance, PIXEL_FORMAT_BGRX32)) return FALSE;
+  instance->update->BeginPaint = beginPaint;
+  instance->update->EndPaint = endPaint;
+  instance->update->DesktopResize = desktopResize;
+  TargetClient* t = selfOf(instance->context);
+  t->dirty.add(0, 0, static_cast<int>(instance->context->gdi->width), static_cast<int>(instance->context->gdi->height));
+  return TRUE;
+}
+
+void postDisconnect(freerdp* instance) { gdi_free(instance); }
+
+// The credential is in the settings already; never prompt.
+BOOL authenticate(freerdp*, char**, char**, char**) { return TRUE; }
+
+void wipeSetting(rdpSettings* s, size_t id) {
+  if (const char* v = freerdp_settings_get_string(s, id)) {
+    // FreeRDP frees without zeroing: zero the secret first.
+    char* p = const_cast<char*>(v);
+    std::memset(p, 0, std::strlen(p));
+  }
+  freerdp_settings_set_string(s, id, nullptr);
+}
+
+}  // namespace
+
+void DirtyRect::add(int ax, int ay, int aw, int ah) {
+  if (aw <= 0 || ah <= 0) return;
+  if (empty()) {
+    x1 = ax, y1 = ay, x2 = ax + aw, y2 = ay + ah;
+    return;
+  }
+  x1 = std::min(x1, ax);
+  y1 = std::min(y1, ay);
+  x2 = std::max(x2, ax + aw);
+  y2 = std::max(y2, ay + ah);
+}
+
+TargetClient::TargetClient() {
+  instance_ = freerdp_new();
+  if (!instance_) return;
+  instance_->ContextSize = sizeof(TargetContext);
+  instance_->PreConnect = preConnect;
+  instance_->PostConnect = postConnect;
+  instance_->PostDisconnect = postDisconnect;
+  instance_->Authenticate = authenticate;
+  instance_->VerifyX509Certificate = verifyCertificate;
+  if (!freerdp_context_new(instance_)) {
+    freerdp_free(instance_);
+    instance_ = nullptr;
+    return;
+  }
+  reinterpret_cast<TargetContext*>(instance_->context)->self = this;
+}
+
+TargetClient::~TargetClient() {
+  if (!instance_) return;
+  if (connected_) freerdp_disconnect(instance_);
+  if (instance_->settings) {
+    wipeSetting(instance_->settings, FreeRDP_Password);
+  }
+  freerdp_context_free(instance_);
+  freerdp_free(instance_);
+}
+
+bool TargetClient::connect(const proto::Grant& grant, proto::Credential& cred, int width, int height,
+                           int timeout_seconds, proto::Gatekeeper& gatekeeper, proto::Session& session,
+                           TargetFailure& failure) {
+  if (!instance_) {
+    failure = {"error", "FreeRDP client setup failed", "Vigil could not start the RDP client."};
+    return false;
+  }
+  grant_ = &grant;
+  gatekeeper_ = &gatekeeper;
+  session_ = &session;
+  rdpSettings* s = instance_->settings;
+  freerdp_settings_set_string(s, FreeRDP_ServerHostname, grant.target.address.c_str());
+  freerdp_settings_set_uint32(s, FreeRDP_ServerPort, static_cast<UINT32>(grant.target.port > 0 ? grant.target.port : 3389));
+  std::string user = cred.username, domain;
+  if (auto bs = user.find('\\'); bs != std::string::npos) {
+    domain = user.substr(0, bs);
+    user = user.substr(bs + 1);
+  }
+  freerdp_settings_set_string(s, FreeRDP_Username, user.c_str());
+  if (!domain.empty()) freerdp_settings_set_string(s, FreeRDP_Domain, domain.c_str());
+  if (cred.kind == "password") {
+    freerdp_settings_set_string(s, FreeRDP_Password, cred.secret.c_str());
+  }
+  if (!cred.secret.empty()) OPENSSL_cleanse(cred.secret.data(), cred.secret.size());
+  cred.secret.clear();
+  // NLA first; TLS when the target does not offer NLA (negotiated, never plain RDP security).
+  freerdp_settings_set_bool(s, FreeRDP_NlaSecurity, TRUE);
+  freerdp_settings_set_bool(s, FreeRDP_TlsSecurity, TRUE);
+  freerdp_settings_set_bool(s, FreeRDP_RdpSecurity, FALSE);
+  freerdp_settings_set_bool(s, FreeRDP_ExternalCertificateManagement, TRUE);
+  freerdp_settings_set_bool(s, FreeRDP_IgnoreCertificate, FALSE);
+  freerdp_settings_set_bool(s, FreeRDP_AutoReconnectionEnabled, FALSE);
+  freerdp_settings_set_bool(s, FreeRDP_SoftwareGdi, TRUE);
+  freerdp_settings_set_uint32(s, FreeRDP_ColorDepth, 32);
+  freerdp_settings_set_uint32(s, FreeRDP_DesktopWidth, static_cast<UINT32>(width));
+  freerdp_settings_set_uint32(s, FreeRDP_DesktopHeight, static_cast<UINT32>(height));
+  freerdp_settings_set_uint32(s, FreeRDP_TcpConnectTimeout, static_cast<UINT32>(timeout_seconds * 1000));
+  freerdp_settings_set_bool(s, FreeRDP_DeviceRedirection, FALSE);
+  freerdp_settings_set_bool(s, FreeRDP_RedirectClipboard, FALSE);
+  freerdp_settings_set_bool(s, FreeRDP_AudioPlayback, FALSE);
+
+  const std::string sid = session.id();
+  const bool ok = freerdp_connect(instance_);
+  wipeSetting(s, FreeRDP_Password);
+  const std::string where = grant.target.address + ":" + std::to_string(grant.target.port);
+  if (ok) {
+    connected_ = true;
+    rdpLog()->info("session={} connected to {} ({}x{})", sid, where, this->width(), this->height());
+    return true;
+  }
+  const UINT32 err = freerdp_get_last_error(instance_->context);
+  const std::string name = freerdp_get_last_error_name(err) ? freerdp_get_last_error_name(err) : "unknown";
+  const std::string text = freerdp_get_last_error_string(err) ? freerdp_get_last_error_string(err) : "";
+  if (cert_reject_reason == "host_key_mismatch") {
+    rdpLog()->warn("session={} certificate mismatch for {}: expected {} got {}", sid, where,
+                   grant.target.host_key_fingerprint, seen_fingerprint);
+    failure = {"host_key_mismatch", "expected " + grant.target.host_key_fingerprint + " got " + seen_fingerprint,
+               "Vigil refused: the certificate of " + grant.target.name + " does not match the pinned fingerprint."};
+  } else if (cert_reject_reason == "host_key_unpinned") {
+    failure = {"host_key_unpinned", "offered " + seen_fingerprint,
+               "Vigil refused: the certificate of " + grant.target.name + " is not pinned yet; ask an administrator to pin " +
+                   seen_fingerprint + "."};
+  } else if (name.find("AUTH") != std::string::npos || name.find("LOGON") != std::string::npos ||
+             name.find("PASSWORD") != std::string::npos || name.find("ACCOUNT") != std::string::npos) {
+    failure = {"target_auth_failed", name, "The target refused the vault credential."};
+  } else {
+    failure = {"target_unreachable", where + ": " + name + " " + text,
+               "Vigil could not reach " + grant.target.name + "."};
+  }
+  rdpLog()->warn("session={} target {} failed: {} ({})", sid, where, failure.reason, name);
+  return false;
+}
+
+std::uint32_t TargetClient::eventHandles(void** handles, std::uint32_t room) {
+  if (!connected_) return 0;
+  return freerdp_get_event_handles(instance_->context, reinterpret_cast<HANDLE*>(handles), room);
+}
+
+bool TargetClient::check() {
+  if (!connected_) return false;
+  if (!freerdp_check_event_handles(instance_->context)) return false;
+  return !freerdp_shall_disconnect(instance_);
+}
+
+const std::uint8_t* TargetClient::buffer() const {
+  return instance_ && instance_->context->gdi ? instance_->context->gdi->primary_buffer : nullptr;
+}
+int TargetClient::width() const {
+  return instance_ && instance_->context->gdi ? static_cast<int>(instance_->context->gdi->width) : 0;
+}
+int TargetClient::height() const {
+  return instance_ && instance_->context->gdi ? static_cast<int>(instance_->context->gdi->height) : 0;
+}
+int TargetClient::stride() const {
+  return instance_ && instance_->context->gdi ? static_cast<int>(instance_->context->gdi->stride) : 0;
+}
+
+DirtyRect TargetClient::takeDirty(bool& was_resized) {
+  DirtyRect d = dirty;
+  dirty.clear();
+  was_resized = resized;
+  resized = false;
+  // Clip to the framebuffer.
+  d.x1 = std::max(d.x1, 0);
+  d.y1 = std::max(d.y1, 0);
+  d.x2 = std::min(d.x2, width());
+  d.y2 = std::min(d.y2, height());
+  return d;
+}
+
+void TargetClient::keyboard(std::uint16_t flags, std::uint16_t code) {
+  if (connected_) freerdp_input_send_keyboard_event(instance_->input, flags, code);
+}
+void TargetClient::unicode(std::uint16_t flags, std::uint16_t code) {
+  if (connected_) freerdp_input_send_unicode_keyboard_event(instance_->input, flags, code);
+}
+void TargetClient::mouse(std::uint16_t flags, std::uint16_t x, std::uint16_t y) {
+  if (connected_) freerdp_input_send_mouse_event(instance_->input, flags, x, y);
+}
+void TargetClient::extendedMouse(std::uint16_t flags, std::uint16_t x, std::uint16_t y) {
+  if (connected_) freerdp_input_send_extended_mouse_event(instance_->input, flags, x, y);
+}
+void TargetClient::synchronize(std::uint32_t flags) {
+  if (connected_) freerdp_input_send_synchronize_event(instance_->input, flags);
+}
+
+}  // namespace vigil::rdp

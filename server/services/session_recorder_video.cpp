@@ -1,0 +1,46 @@
+// SessionRecorder for graphical sessions (RDP): the screen video (recorder::VideoWriter, on its
+// own thread) and the keystroke / window-title timeline rows that search and risk rules see.
+#include <nlohmann/json.hpp>
+
+#include "server/services/session_log.hpp"
+#include "server/services/session_recorder.hpp"
+
+namespace vigil::services {
+
+void SessionRecorder::frame(const std::uint8_t* bgrx, int width, int height, int stride) {
+  if (ended_ || !p_.record || p_.recording_file.empty()) return;
+  if (!video_) {
+    if (recording_opened_) return;  // opening failed before: the session is already unhealthy
+    recording_opened_ = true;
+    const std::filesystem::path file(p_.recording_file);
+    if (!makePrivateDirs(file.parent_path())) {
+      sessionLog()->error("session={} cannot create the recording directory {}", p_.id, file.parent_path().string());
+      healthy_->store(false);
+      return;
+    }
+    recorder::VideoOptions o;
+    o.fragment_interval = p_.flush_interval;
+    o.on_error = [healthy = healthy_, id = p_.id](const std::string& e) {
+      healthy->store(false);
+      sessionLog()->error("session={} video recording error: {}", id, e);
+    };
+    video_ = std::make_unique<recorder::VideoWriter>(p_.recording_file, std::move(o));
+  }
+  if (!video_->frame(bgrx, width, height, stride, offsetMs()) && video_->failed()) healthy_->store(false);
+}
+
+void SessionRecorder::keystrokes(std::string_view text) {
+  if (ended_ || text.empty()) return;
+  const std::int64_t at = offsetMs();
+  if (risk_) risk_->evaluate(risk::MatchType::Keystrokes, text, at, false);
+  event("keystrokes", std::string(text), "{}");
+}
+
+void SessionRecorder::windowTitle(std::string_view title) {
+  if (ended_) return;
+  const std::int64_t at = offsetMs();
+  if (risk_) risk_->evaluate(risk::MatchType::WindowTitle, title, at, false);
+  event("window_title", std::string(title), "{}");
+}
+
+}  // namespace vigil::services

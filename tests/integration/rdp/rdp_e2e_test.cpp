@@ -1,0 +1,196 @@
+// RDP through `vigil serve`, end to end, with real programs only: xfreerdp (the person's client)
+// -> Vigil's RDP listener (launch token as the user name) -> FreeRDP's shadow server (NLA with
+// the vault credential) showing an xterm on a private Xvfb.
+#include "rdp_env.hpp"
+
+using namespace rdp_e2e;
+
+namespace {
+
+/// Types `text` and Enter into the xfreerdp window on the client's display.
+void typeInto(World& w, const std::string& text) {
+  auto env = w.client().env();
+  auto id = vigil::test::runCommand(env + "xdotool search --sync --limit 1 --class xfreerdp");
+  INFO(id.output);
+  REQUIRE(id.exit_code == 0);
+  std::string win = id.output.substr(0, id.output.find('\n'));
+  vigil::test::runCommand(env + "xdotool windowfocus --sync " + win);
+  // The pointer inside the window: the shadow server's XTest keys go to the xterm under it.
+  vigil::test::runCommand(env + "xdotool mousemove --window " + win + " 400 300");
+  auto t = vigil::test::runCommand(env + "xdotool type --delay 40 '" + text + "'");
+  REQUIRE(t.exit_code == 0);
+  vigil::test::runCommand(env + "xdotool key Return");
+}
+
+bool waitFileContains(const std::string& path, const std::string& needle, int ms) {
+  for (int i = 0; i < ms / 100; ++i) {
+    if (contains(readFile(path), needle)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("xfreerdp with a launch token reaches the target through Vigil, typed text arrives, and the session is recorded as video with keystrokes",
+          "[rdp][e2e]") {
+  auto& w = world();
+  auto l = w.launch(w.alice, w.account);
+  REQUIRE(l["protocol"] == "rdp");
+  REQUIRE(l.contains("rdp"));
+  CHECK(contains(l["rdp"]["file"].get<std::string>(), "username:s:" + l["token"].get<std::string>()));
+  CHECK(contains(l["rdp"]["file"].get<std::string>(), "full address:s:127.0.0.1:" + S(w.rdpPort())));
+
+  auto client = w.xfreerdp(l["token"], "xfreerdp-ok.log");
+  std::this_thread::sleep_for(std::chrono::seconds(5));
+  INFO("xfreerdp log: " << readFile(w.tmp() + "/xfreerdp-ok.log"));
+  INFO("vigil log: " << w.env().serverLogs().substr(0, 4000));
+  REQUIRE(client.alive());  // still connected
+
+  const std::string marker = "vigil" + api_test::randomHex(4);
+  const std::string out = w.tmp() + "/typed.txt";
+  typeInto(w, "echo " + marker + " > " + out);
+  CHECK(waitFileContains(out, marker, 15000));
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // a few more frames for the video
+  REQUIRE(client.alive());
+  client.stop();
+
+  auto s = w.endedSession(w.account, 1);
+  INFO(s.dump());
+  CHECK(s["protocol"] == "rdp");
+  CHECK(s["end_reason"] == "client_closed");
+  const std::string sid = s["id"];
+
+  // Trust on first use pinned the target's certificate.
+  auto t = w.env().admin().get("/api/v1/targets/" + S(w.target)).json();
+  CHECK(t["host_key_fingerprint"].get<std::string>().rfind("SHA256:", 0) == 0);
+
+  // The keystroke transcript holds the typed line.
+  bool typed = false;
+  for (auto& e : w.events(sid, "keystrokes"))
+    if (contains(e["text"].get<std::string>(), "echo " + marker)) typed = true;
+  CHECK(typed);
+
+  // The video: served with its type, decodable, more than one frame, a real duration.
+  std::string video;
+  for (int i = 0; i < 50; ++i) {
+    auto r = w.env().admin().get("/api/v1/sessions/" + sid + "/recording/file");
+    if (r.status == 200 && api_test::header(r, "content-type") == "video/mp4") {
+      video = r.body;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  REQUIRE(video.size() > 1000);
+  const std::string file = w.tmp() + "/" + sid + ".mp4";
+  std::ofstream(file, std::ios::binary) << video;
+  auto probe = vigil::test::runCommand(
+      "ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=codec_name,nb_read_frames,width,height "
+      "-show_entries format=duration -of json " + file);
+  INFO(probe.output);
+  REQUIRE(probe.exit_code == 0);
+  auto pj = json::parse(probe.output);
+  CHECK(pj["streams"][0]["codec_name"] == "h264");
+  CHECK(std::stoi(pj["streams"][0]["nb_read_frames"].get<std::string>()) > 1);
+  CHECK(std::stod(pj["format"]["duration"].get<std::string>()) > 3.0);
+  CHECK(pj["streams"][0]["width"] == 1280);
+
+  // A range request (the browser's <video> seeks with them).
+  auto part = w.env().admin().request("GET", "/api/v1/sessions/" + sid + "/recording/file", "", "",
+                                       {{"Range", "bytes=0-99"}});
+  CHECK(part.status == 206);
+  CHECK(part.body.size() == 100);
+}
+
+TEST_CASE("a wrong launch token is refused, audited, and no session is opened", "[rdp][e2e][refusal]") {
+  auto& w = world();
+  const auto before = w.sessionsOf(w.account).size();
+  auto client = w.xfreerdp("abcdefghijklmnopqrstuvwxyz234567", "xfreerdp-bad.log");
+  CHECK(client.waitExit(20000));  // Vigil disconnects it
+  CHECK(w.sessionsOf(w.account).size() == before);
+  CHECK(w.auditCount("session_refused", "rdp") >= 1);
+  // The listener keeps serving: a good token still works afterwards (checked by the next test).
+}
+
+TEST_CASE("a target certificate that does not match the pinned fingerprint ends the session as host_key_mismatch",
+          "[rdp][e2e][refusal]") {
+  auto& w = world();
+  auto l = w.launch(w.alice, w.bad_account);
+  auto client = w.xfreerdp(l["token"], "xfreerdp-mitm.log");
+  CHECK(client.waitExit(30000));
+  auto s = w.endedSession(w.bad_account, 1);
+  CHECK(s["end_reason"] == "host_key_mismatch");
+  CHECK(w.auditCount("session_end", "host_key_mismatch") >= 1);
+}
+
+namespace {
+double cpuSeconds(int pid) {
+  // utime + stime of the process (all threads), in seconds.
+  std::string stat = readFile("/proc/" + std::to_string(pid) + "/stat");
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream in(stat.substr(close + 2));
+  std::string f;
+  std::vector<std::string> v;
+  while (in >> f) v.push_back(f);
+  if (v.size() < 13) return 0;
+  return (std::stod(v[11]) + std::stod(v[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+}  // namespace
+
+// bench/rdp/run.sh runs this hidden case: a scripted session (typing in the target's xterm for
+// BENCH_SECONDS, default 60) through Vigil; prints vigil's CPU share and the recording's KB/min.
+TEST_CASE("benchmark: CPU of vigil and recording size for a scripted RDP session", "[.bench][rdp]") {
+  auto& w = world();
+  const int seconds = getenv("BENCH_SECONDS") ? std::atoi(getenv("BENCH_SECONDS")) : 60;
+  auto l = w.launch(w.alice, w.account);
+  auto client = w.xfreerdp(l["token"], "xfreerdp-bench.log");
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  REQUIRE(client.alive());
+  const int pid = w.env().server().pid();
+  const double cpu0 = cpuSeconds(pid);
+  const auto t0 = std::chrono::steady_clock::now();
+  int i = 0;
+  while (std::chrono::steady_clock::now() - t0 < std::chrono::seconds(seconds)) {
+    typeInto(w, "echo line " + std::to_string(i++) + " of the scripted benchmark session; ls -la /usr/bin | tail -5");
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double cpu = cpuSeconds(pid) - cpu0;
+  client.stop();
+  auto s = w.endedSession(w.account, 1);
+  auto r = w.env().admin().get("/api/v1/sessions/" + s["id"].get<std::string>() + "/recording/file");
+  REQUIRE(r.status == 200);
+  const double minutes = wall / 60.0;
+  std::printf("RDP bench: %.0f s scripted session, vigil CPU %.1f%% of a core, recording %.1f KB/min (%zu bytes)\n",
+              wall, 100.0 * cpu / wall, r.body.size() / 1024.0 / minutes, r.body.size());
+  CHECK(cpu / wall < 1.0);
+}
+
+TEST_CASE("random bytes and a truncated handshake on the RDP port are dropped and the listener keeps serving",
+          "[rdp][e2e][bad-input]") {
+  auto& w = world();
+  auto send = [&](const std::string& bytes) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(w.rdpPort()));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    (void)!write(fd, bytes.data(), bytes.size());
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    close(fd);
+  };
+  std::string noise;
+  for (int i = 0; i < 4096; ++i) noise += static_cast<char>(std::rand() & 0xff);
+  send(noise);
+  // A TPKT header announcing an X.224 connection request, cut short.
+  send(std::string("\x03\x00\x00\x2c\x27\xe0\x00\x00", 8));
+  send("");
+  auto l = w.launch(w.alice, w.account);
+  auto client = w.xfreerdp(l["token"], "xfreerdp-after-noise.log");
+  std::this_thread::sleep_for(std::chrono::seconds(5));
+  INFO(readFile(w.tmp() + "/xfreerdp-after-noise.log"));
+  CHECK(client.alive());
+  client.stop();
+}
