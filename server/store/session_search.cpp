@@ -94,14 +94,19 @@ std::string sessionsSql(const Order& order, TextMode mode, const SessionQuery& q
       "      AND ($25::boolean OR 'view_recordings' = ANY(m.permissions))))))"
       " AND ($28::uuid IS NULL OR " + order.keyset + ")"
       " AND ($27::bigint IS NULL OR true)";  // every parameter must be typed, whichever the sort
+  // In a window the probes must run per session: OFFSET 0 keeps PostgreSQL from turning them into
+  // a semi-join that reads every matching event of the table into a hash first (it misjudges
+  // how many events match a pattern, by orders of magnitude).
+  const std::string fence = mode == TextMode::Window ? " OFFSET 0" : "";
   const std::string contains =
-      "($9::text IS NULL OR EXISTS (SELECT 1 FROM session_events e WHERE e.session_id = s.id AND e.text ILIKE $9))";
+      "($9::text IS NULL OR EXISTS (SELECT 1 FROM session_events e WHERE e.session_id = s.id AND e.text ILIKE $9" +
+      fence + "))";
   const std::string words =
       "($10::text IS NULL OR EXISTS (SELECT 1 FROM session_events e WHERE e.session_id = s.id"
-      " AND to_tsvector('simple', e.text) @@ plainto_tsquery('simple', $10)))";
+      " AND to_tsvector('simple', e.text) @@ plainto_tsquery('simple', $10)" + fence + "))";
   const std::string search =
       "($21::text IS NULL OR EXISTS (SELECT 1 FROM session_events e WHERE e.session_id = s.id AND " + eventMatch(21, 22) +
-      "))";
+      fence + "))";
   const std::string typed = "(coalesce($9::text, $10::text, $21::text, $22::text) IS NULL OR true)";
   const std::string select = "SELECT " + kSessionColumns + ", " + kDuration + ", " + kStartedUs;
   const std::string tail = " ORDER BY " + order.order_by + " LIMIT $2";
