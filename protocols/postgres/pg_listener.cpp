@@ -1,3 +1,4 @@
+#include "protocols/net/tcp_listen.hpp"
 #include "protocols/postgres/pg_listener.hpp"
 
 #include <arpa/inet.h>
@@ -19,21 +20,6 @@
 
 namespace vigil::pg {
 namespace {
-
-std::string peerName(const sockaddr_storage& ss) {
-  char host[INET6_ADDRSTRLEN] = "?";
-  int port = 0;
-  if (ss.ss_family == AF_INET) {
-    auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
-    inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
-    port = ntohs(a->sin_port);
-    return std::string(host) + ":" + std::to_string(port);
-  }
-  auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
-  inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-  port = ntohs(a->sin6_port);
-  return "[" + std::string(host) + "]:" + std::to_string(port);
-}
 
 std::string sslError() {
   char buf[256];
@@ -68,30 +54,8 @@ bool PgListener::start(std::string& error) {
       SSL_CTX_check_private_key(server_ctx_) != 1)
     return error = "cannot load the TLS certificate " + opt_.cert_file + ": " + sslError(), false;
 
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
-  addrinfo* res = nullptr;
-  const std::string port_s = std::to_string(opt_.port);
-  if (getaddrinfo(opt_.bind_address.c_str(), port_s.c_str(), &hints, &res) != 0 || !res)
-    return error = "invalid bind address " + opt_.bind_address, false;
-  listen_fd_ = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  int one = 1;
-  if (listen_fd_ >= 0) setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (listen_fd_ < 0 || ::bind(listen_fd_, res->ai_addr, res->ai_addrlen) != 0 || ::listen(listen_fd_, 256) != 0) {
-    error = "cannot listen on " + opt_.bind_address + ":" + port_s + ": " + std::strerror(errno);
-    freeaddrinfo(res);
-    if (listen_fd_ >= 0) ::close(listen_fd_);
-    listen_fd_ = -1;
-    return false;
-  }
-  freeaddrinfo(res);
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&ss), &len);
-  port_ = ss.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
-                                   : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  listen_fd_ = net::listenTcp(opt_.bind_address, opt_.port, "PostgreSQL", port_, error);
+  if (listen_fd_ < 0) return false;
   stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   acceptor_ = std::thread([this] { acceptLoop(); });
   log().info("PostgreSQL listener on {}:{}", opt_.bind_address, port_);
@@ -130,7 +94,7 @@ void PgListener::acceptLoop() {
       }
       int on = 1;
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-      std::string peer = peerName(ss);
+      std::string peer = net::peerName(ss);
       {
         std::lock_guard lk(mu_);
         if (running_ >= opt_.max_connections) {

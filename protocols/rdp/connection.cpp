@@ -39,10 +39,6 @@ struct PeerContext {
 
 Connection* connOf(rdpContext* c) { return reinterpret_cast<PeerContext*>(c)->conn; }
 
-std::int64_t nowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
-}
-
 class Connection : public proto::SessionControl {
  public:
   Connection(freerdp_peer* peer, std::string addr, proto::Gatekeeper& gk, const ConnectionOptions& o)

@@ -1,3 +1,4 @@
+#include "protocols/net/tcp_listen.hpp"
 #include "protocols/rdp/listener.hpp"
 
 #include <arpa/inet.h>
@@ -14,25 +15,6 @@
 #include "protocols/rdp/rdp_log.hpp"
 
 namespace vigil::rdp {
-namespace {
-
-std::string peerAddress(const sockaddr_storage& ss) {
-  char host[INET6_ADDRSTRLEN] = "?";
-  int port = 0;
-  if (ss.ss_family == AF_INET) {
-    auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
-    inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
-    port = ntohs(a->sin_port);
-    return std::string(host) + ":" + std::to_string(port);
-  }
-  auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
-  inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-  port = ntohs(a->sin6_port);
-  return "[" + std::string(host) + "]:" + std::to_string(port);
-}
-
-}  // namespace
-
 RdpListener::RdpListener(proto::Gatekeeper& gatekeeper, ListenerOptions options)
     : gatekeeper_(gatekeeper), options_(std::move(options)) {}
 
@@ -94,7 +76,7 @@ void RdpListener::acceptLoop() {
     {
       std::lock_guard lk(mu_);
       if (active_ >= options_.max_sessions) {
-        rdpLog()->warn("refused a connection from {}: {} RDP connections already", peerAddress(ss), active_);
+        rdpLog()->warn("refused a connection from {}: {} RDP connections already", net::peerName(ss), active_);
         ::close(fd);
         continue;
       }
@@ -106,7 +88,7 @@ void RdpListener::acceptLoop() {
     co.login_grace_seconds = options_.login_grace_seconds;
     co.connect_timeout_seconds = options_.connect_timeout_seconds;
     co.stopping = &stopping_;
-    std::string addr = peerAddress(ss);
+    std::string addr = net::peerName(ss);
     try {
       std::thread([this, fd, addr, co] {
         serveConnection(fd, addr, gatekeeper_, co);

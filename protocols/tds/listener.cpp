@@ -1,3 +1,4 @@
+#include "protocols/net/tcp_listen.hpp"
 #include "protocols/tds/listener.hpp"
 
 #include <arpa/inet.h>
@@ -29,17 +30,6 @@ struct TdsListener::Conn {
 };
 
 namespace {
-std::string peerName(const sockaddr_storage& ss) {
-  char host[INET6_ADDRSTRLEN] = "?";
-  if (ss.ss_family == AF_INET) {
-    auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
-    inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
-    return std::string(host) + ":" + std::to_string(ntohs(a->sin_port));
-  }
-  auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
-  inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-  return "[" + std::string(host) + "]:" + std::to_string(ntohs(a->sin6_port));
-}
 }  // namespace
 
 TdsListener::TdsListener(proto::Gatekeeper& gatekeeper, ListenerOptions options)
@@ -60,32 +50,8 @@ bool TdsListener::start(std::string& error) {
   if (server_tls_ == nullptr) return false;
   client_tls_ = makeClientTlsContext(error);
   if (client_tls_ == nullptr) return false;
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
-  addrinfo* res = nullptr;
-  const std::string port_s = std::to_string(options_.port);
-  if (getaddrinfo(options_.bind_address.c_str(), port_s.c_str(), &hints, &res) != 0 || res == nullptr) {
-    error = "invalid TDS bind address " + options_.bind_address;
-    return false;
-  }
-  listen_fd_ = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  int one = 1;
-  if (listen_fd_ >= 0) setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (listen_fd_ < 0 || ::bind(listen_fd_, res->ai_addr, res->ai_addrlen) != 0 || ::listen(listen_fd_, 256) != 0) {
-    error = "cannot listen on " + options_.bind_address + ":" + port_s + ": " + strerror(errno);
-    freeaddrinfo(res);
-    if (listen_fd_ >= 0) ::close(listen_fd_);
-    listen_fd_ = -1;
-    return false;
-  }
-  freeaddrinfo(res);
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&ss), &len);
-  port_ = ss.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
-                                   : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  listen_fd_ = net::listenTcp(options_.bind_address, options_.port, "TDS", port_, error);
+  if (listen_fd_ < 0) return false;
   stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   started_ = true;
   accept_thread_ = std::thread([this] { acceptLoop(); });
@@ -134,7 +100,7 @@ void TdsListener::acceptLoop() {
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     auto conn = std::make_shared<Conn>();
     conn->fd = fd;
-    conn->client_addr = peerName(ss);
+    conn->client_addr = net::peerName(ss);
     {
       std::lock_guard lk(mu_);
       if (static_cast<int>(conns_.size()) >= options_.max_sessions) {

@@ -222,32 +222,37 @@ TEST_CASE("A rolled-back event never reaches the SIEM; a transaction that commit
   const std::string rolled = uniq("siem-rolled-back");
   const std::string late = uniq("siem-late");
   const std::string early = uniq("siem-early");
-  w.env.psql("BEGIN; INSERT INTO audit_log(actor, action, outcome) VALUES ('" + rolled + "', 'probe', 'ok'); ROLLBACK;");
+  // Alerts, not audit rows: audit inserts are serialised by the audit hash chain (one transaction at
+  // a time), so they could not commit out of order.
+  auto alert = [](const std::string& marker) {
+    return "INSERT INTO alerts(username, rule_id, severity, message, matched) VALUES ('" + marker + "', 'probe', 'low', '" +
+           marker + "', '" + marker + "')";
+  };
+  w.env.psql("BEGIN; " + alert(rolled) + "; ROLLBACK;");
   // The late transaction takes its outbox id first and commits after the early one was delivered:
   // ordering by id alone would have moved every cursor past it.
   const std::string cmd = "PGPASSWORD='" + w.env.pgPassword() + "' runuser -u postgres -- " + kPgBin +
                           "/psql -X -q -At -h " + w.env.server().dataDir() + "/pg/run -p 5432 -U vigil -d vigil -c \"" +
-                          "BEGIN; INSERT INTO audit_log(actor, action, outcome) VALUES ('" + late +
-                          "', 'probe', 'ok'); SELECT pg_sleep(3); COMMIT;\"";
+                          "BEGIN; " + alert(late) + "; SELECT pg_sleep(3); COMMIT;\"";
   std::thread slow([cmd] { vigil::test::runCommand(cmd); });
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));
-  w.env.psql("INSERT INTO audit_log(actor, action, outcome) VALUES ('" + early + "', 'probe', 'ok')");
+  w.env.psql(alert(early));
   for (const auto& d : kDests) {
     if (d.transport == "udp") continue;
     INFO("destination " << d.name);
-    REQUIRE(waitMessage(w.rs, d, "probe", early));
+    REQUIRE(waitMessage(w.rs, d, "alert", early));
   }
   slow.join();
-  const long long late_id = std::stoll(w.env.psql("SELECT id FROM audit_log WHERE actor = '" + late + "'"));
-  const long long early_id = std::stoll(w.env.psql("SELECT id FROM audit_log WHERE actor = '" + early + "'"));
+  const long long late_id = std::stoll(w.env.psql("SELECT id FROM alerts WHERE username = '" + late + "'"));
+  const long long early_id = std::stoll(w.env.psql("SELECT id FROM alerts WHERE username = '" + early + "'"));
   CHECK(late_id < early_id);
   for (const auto& d : kDests) {
     if (d.transport == "udp") continue;
     INFO("destination " << d.name);
-    auto m = waitMessage(w.rs, d, "probe", late);
+    auto m = waitMessage(w.rs, d, "alert", late);
     REQUIRE(m);
-    CHECK(std::stoll(m->params["seq"]) > std::stoll(findMessage(w.rs, d, "probe", early)->params["seq"]));
-    CHECK_FALSE(findMessage(w.rs, d, "probe", rolled));
+    CHECK(std::stoll(m->params["seq"]) > std::stoll(findMessage(w.rs, d, "alert", early)->params["seq"]));
+    CHECK_FALSE(findMessage(w.rs, d, "alert", rolled));
   }
 }
 
