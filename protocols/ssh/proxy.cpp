@@ -269,7 +269,8 @@ bool Pump::pumpOutput() {
       moved = true;
       std::string_view data(buf.data(), static_cast<std::size_t>(n));
       long w = person_.writeOutput(data, is_stderr != 0);
-      if (w < 0) return moved;  // the person is gone
+      if (w < 0 && person_.gone()) return moved;  // the person is gone
+      if (w < 0) w = 0;  // a refused write while still connected: retried from pending_out_, never dropped
       bytes_to_client_ += static_cast<std::uint64_t>(n);
       if (terminal_) {
         session_.output(data);
