@@ -117,9 +117,15 @@ TEST_CASE("the browser bridge runs a shell: typed input reaches the target and o
   bridge->write("echo hi-$((6*7))\r");
   CHECK(page.waitOutput("hi-42"));
   bridge->resize(132, 43);
-  std::this_thread::sleep_for(200ms);
-  bridge->write("stty size\r");
-  CHECK(page.waitOutput("43 132"));
+  // The window change and the keys travel separately to the target: ask until the new size shows
+  // (a loaded machine may run the first `stty size` before the change arrives).
+  bool resized = false;
+  for (int i = 0; i < 5 && !resized; ++i) {
+    std::this_thread::sleep_for(200ms);
+    bridge->write("stty size\r");
+    resized = page.waitOutput("43 132", 2s);
+  }
+  CHECK(resized);
   CHECK(!bridge->sessionId().empty());
   auto rec = env.gk.waitSession(sessions + 1, 5s);
   REQUIRE(rec);
