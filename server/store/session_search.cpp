@@ -228,12 +228,14 @@ std::vector<SearchHit> Store::searchHits(const std::vector<std::string>& session
   ids += "}";
   return inRead(*pool_, [&](pqxx::nontransaction& tx) {
     std::vector<SearchHit> out;
+    // Per session through its own index (LATERAL + LIMIT): given the whole id list at once,
+    // PostgreSQL preferred the text indexes and read every matching event of the table (0.5 s for
+    // a common command on 20 M rows).
     const std::string sql =
-        "SELECT id, session_id::text, kind, offset_ms, at_text, text FROM ("
-        " SELECT e.id, e.session_id, e.kind, e.offset_ms, " + rfc3339("e.at") + " AS at_text, e.text,"
-        "  row_number() OVER (PARTITION BY e.session_id ORDER BY e.offset_ms, e.id) AS n"
-        " FROM session_events e WHERE e.session_id = ANY($1::uuid[]) AND " + eventMatch(3, 4) +
-        ") x WHERE n <= $2 ORDER BY session_id, offset_ms, id";
+        "SELECT h.id, sid::text, h.kind, h.offset_ms, h.at_text, h.text FROM unnest($1::uuid[]) AS sid,"
+        " LATERAL (SELECT e.id, e.kind, e.offset_ms, " + rfc3339("e.at") + " AS at_text, e.text"
+        " FROM session_events e WHERE e.session_id = sid AND " + eventMatch(3, 4) +
+        " ORDER BY e.offset_ms, e.id LIMIT $2) h ORDER BY sid, h.offset_ms, h.id";
     auto rows = tx.exec_params(sql, ids, per_session, likePattern(text), text);
     for (const auto& r : rows) {
       SearchHit h;
