@@ -1,5 +1,6 @@
 #include "protocols/rdp/keyboard_text.hpp"
 
+#include "protocols/utf8.hpp"
 #include <cctype>
 
 namespace vigil::rdp {
@@ -56,23 +57,6 @@ const char* specialName(std::uint16_t code, bool extended) {
   }
 }
 
-void appendUtf8(std::string& out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
 
 constexpr std::size_t kMaxRow = 500;
 
@@ -172,7 +156,7 @@ void KeyboardText::unicode(std::uint16_t unit, bool release, std::int64_t now_ms
   }
   if (cp < 0x20) return;
   std::string s;
-  appendUtf8(s, cp);
+  proto::appendUtf8(s, cp);
   text(s, now_ms);
 }
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 
+#include "protocols/utf8.hpp"
+
 namespace vigil::tds {
 
 namespace {
@@ -36,23 +38,6 @@ void appendLe32(std::string& s, std::uint32_t v) {
 void appendBe16(std::string& s, std::uint16_t v) {
   s += static_cast<char>(v >> 8);
   s += static_cast<char>(v & 0xff);
-}
-void appendUtf8(std::string& out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 }  // namespace
 
@@ -139,7 +124,7 @@ std::string utf16ToUtf8(std::string_view s) {
       if (i + 3 < s.size()) {
         const std::uint32_t lo = le16(s, i + 2);
         if (lo >= 0xDC00 && lo <= 0xDFFF) {
-          appendUtf8(out, 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00));
+          proto::appendUtf8(out, 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00));
           i += 2;
           continue;
         }
@@ -148,7 +133,7 @@ std::string utf16ToUtf8(std::string_view s) {
     } else if (u >= 0xDC00 && u <= 0xDFFF) {
       u = 0xFFFD;
     }
-    appendUtf8(out, u);
+    proto::appendUtf8(out, u);
   }
   return out;
 }
