@@ -99,6 +99,7 @@ class SshPerson : public PersonSide {
 
   bool gone() override { return closed_ || !ssh_is_connected(s_); }
   bool disconnected() override { return !ssh_is_connected(s_); }
+  bool outputPending() override { return (ssh_get_poll_flags(s_) & SSH_WRITE_PENDING) != 0; }
 
   std::vector<PersonEvent> takeEvents() override {
     std::vector<PersonEvent> out;

@@ -337,12 +337,17 @@ void Pump::run() {
       endOnce("client_closed", "");
       break;
     }
+    // The target's state is taken before the buffers are looked at: ssh_channel_poll reads
+    // packets, so polling stderr can bring in the last stdout bytes together with EOF and CLOSE
+    // after stdout was seen empty. Nothing arrives after EOF/CLOSE, so state-then-buffers is exact.
+    const bool target_eof = target_eof_;
+    const bool target_done = target_closed_ || !ssh_is_connected(target_);
     bool drained = pending_out_.empty() && ssh_channel_poll(tch_, 0) <= 0 && ssh_channel_poll(tch_, 1) <= 0;
-    if (target_eof_ && drained && !eof_sent_to_person_) {
+    if (target_eof && drained && !eof_sent_to_person_) {
       person_.sendEof();
       eof_sent_to_person_ = true;
     }
-    if ((target_closed_ || !ssh_is_connected(target_)) && drained) {
+    if (target_done && drained) {
       finishTarget();
       endOnce("target_closed", exit_status_ >= 0 ? "exit " + std::to_string(exit_status_) : exit_signal_);
       break;
@@ -359,10 +364,17 @@ void Pump::run() {
     person_.close();
   }
   if (ssh_channel_is_open(tch_)) ssh_channel_close(tch_);
-  auto linger_until = Clock::now() + std::chrono::seconds(3);
+  // The wait ends 3 s after the last byte left our socket buffer (a client still reading the
+  // tail of a large output under load is not cut off), and after 60 s in any case.
+  const auto linger_start = Clock::now();
+  auto linger_until = linger_start + std::chrono::seconds(3);
   while (!person_.disconnected() && Clock::now() < linger_until) {
     if (ssh_event_dopoll(event, 100) == SSH_ERROR) break;
+    if (person_.outputPending())
+      linger_until = std::min(linger_start + std::chrono::seconds(60), Clock::now() + std::chrono::seconds(3));
   }
+  if (!person_.disconnected() && person_.outputPending())
+    log().warn("session={} the client did not read the end of the output within 60 s; closing", session_.id());
   ssh_event_remove_fd(event, wake_fd_);
   person_.detach(event);
   ssh_event_remove_session(event, target_);

@@ -51,6 +51,9 @@ class PersonSide {
   virtual bool gone() = 0;
   /// The person's connection itself is gone (what the final linger waits for).
   virtual bool disconnected() = 0;
+  /// True while bytes written to the person still wait in our socket buffer (their client is
+  /// not reading yet): the goodbye wait goes on while they do.
+  virtual bool outputPending() { return false; }
   virtual std::vector<PersonEvent> takeEvents() = 0;
   /// End of output, in this order: exit status/signal, EOF, close.
   virtual void sendExitStatus(int status) = 0;

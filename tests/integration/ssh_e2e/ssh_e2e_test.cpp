@@ -268,6 +268,21 @@ TEST_CASE("bulk stdin and stdout of a command arrive whole, recorded, across key
   CHECK_FALSE(contains(down.err, "recording"));
 }
 
+TEST_CASE("a client that reads slowly still gets the whole output after the target closes", "[ssh][e2e][files]") {
+  auto& w = world();
+  // The reader stalls, so both legs' windows fill: when the target sends its last bytes, EOF and
+  // CLOSE, Vigil still holds unread output from it. That tail must reach the client.
+  const std::string n = "20000000";
+  for (int round = 0; round < 2; ++round) {
+    auto down = runSplit("sh -c \"ssh -p " + S(w.sshPort()) + w.sshOpts() + "-o BatchMode=yes " +
+                             w.launch(w.alice, w.account)["token"].get<std::string>() +
+                             "@127.0.0.1 'yes abcdefghij | head -c " + n + "' | (sleep 2; wc -c)\"",
+                         w.tmp());
+    INFO("round " << round << ": " << down.err);
+    CHECK(down.out == n + "\n");
+  }
+}
+
 TEST_CASE("a 100 MB file round-trips through scp and sftp and each transfer is logged", "[ssh][e2e][files]") {
   auto& w = world();
   const std::string src = w.tmp() + "/big.bin";
