@@ -61,10 +61,10 @@ namespace {
 
 /// How a statement applies the text conditions ($9 contains, $10 words, $21/$22 search).
 enum class TextMode {
-  Probe,      // EXISTS per session, walking sessions in sort order (no text: the plain listing)
-  Window,     // the same, but over at most kWindow sessions in sort order (bounded work)
+  Window,     // EXISTS per session, over at most kWindow sessions in sort order (bounded work)
   Candidates, // sessions whose events match, found first through the GIN indexes
   NoText,     // text ignored (the window's last row)
+  Listing,    // no text at all: the page's ids first, then their rows (late row lookup)
 };
 
 // Sessions probed for text in sort order before switching to the indexes: common words fill a
@@ -111,11 +111,14 @@ std::string sessionsSql(const Order& order, TextMode mode, const SessionQuery& q
   const std::string select = "SELECT " + kSessionColumns + ", " + kDuration + ", " + kStartedUs;
   const std::string tail = " ORDER BY " + order.order_by + " LIMIT $2";
   switch (mode) {
-    case TextMode::Probe:
-      return select + " FROM sessions s WHERE " + filters + " AND " + contains + " AND " + words + " AND " + search +
-             " AND " + typed + tail;
     case TextMode::NoText:
       return select + " FROM sessions s WHERE " + filters + " AND " + typed + tail;
+    case TextMode::Listing:
+      // The ids come from an index alone where the filters allow it (e.g. one safe's sessions
+      // with risk >= N: `sessions(safe_id, started_at, id) INCLUDE (risk_score)`); only the
+      // page's rows are then read from the table, instead of every row the filter rejects.
+      return select + " FROM sessions s WHERE s.id IN (SELECT s.id FROM sessions s WHERE " + filters + " AND " +
+             typed + tail + ")" + tail;
     case TextMode::Window:
       // The sub-select's LIMIT bounds the sessions probed; its order carries to the outer LIMIT.
       return select + " FROM (SELECT * FROM sessions s WHERE " + filters + " ORDER BY " + order.order_by +
@@ -190,7 +193,7 @@ SessionPage Store::querySessions(const SessionQuery& q) {
   return inRead(*pool_, [&](pqxx::nontransaction& tx) {
     Rows rows;
     if (!has_text) {
-      run(tx, TextMode::Probe, q.after, q.limit, rows);
+      run(tx, TextMode::Listing, q.after, q.limit, rows);
     } else {
       // Text: probe the first kWindow sessions in sort order; if that does not fill the page,
       // continue after the window's last session with the sessions the indexes find.
