@@ -22,7 +22,7 @@ namespace vigil::proto {
 struct ClientInfo {
   std::string protocol;     // "ssh", "rdp", "tds", "postgres"
   std::string client_addr;  // "203.0.113.5:51234"
-  std::string via;          // "ssh" (native client), "web" (browser terminal)
+  std::string via;          // "web" (browser terminal), else the protocol's own client: as `protocol`
 };
 
 /// The account named in an identity login (e.g. SSH user "alice%root%web01").

@@ -314,7 +314,7 @@ void Connection::run() {
   Reader r(m.body);
   auto pw = r.cstr();
   crypto::SecureString secret(pw.begin(), pw.end());
-  proto::ClientInfo ci{"postgres", peer_, "native"};
+  proto::ClientInfo ci{"postgres", peer_, "postgres"};
   // user "alice%dba%pg01" is an identity login with alice's Vigil password (one login per
   // connection, for pools and pgbench); any other user name takes a launch token as password.
   const std::string user = st.get("user");

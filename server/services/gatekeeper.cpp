@@ -371,7 +371,7 @@ std::unique_ptr<proto::Session> SessionGatekeeper::startSession(const proto::Gra
     s.safe_id = c.safe->id;
     s.safe_name = c.safe->name;
     s.protocol = client.protocol;
-    s.via = client.via == "web" ? "web" : "ssh";
+    s.via = client.via == "web" ? "web" : client.protocol;  // the native client of the protocol
     s.client_addr = client.client_addr;
     s.recording_path = rel;
     // The row exists before the proxy dials the target: a crash from here on leaves a trace.

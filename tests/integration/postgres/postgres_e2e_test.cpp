@@ -56,6 +56,7 @@ TEST_CASE("psql with a launch token reaches the target as the vault account over
   const std::string id = sessionIdFromOutput(w);
   auto s = w.endedSession(id);
   CHECK(s["protocol"] == "postgres");
+  CHECK(s["via"] == "postgres");
   CHECK(s["end_reason"] == "client_closed");
 }
 

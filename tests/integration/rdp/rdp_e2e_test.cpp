@@ -58,6 +58,7 @@ TEST_CASE("xfreerdp with a launch token reaches the target through Vigil, typed 
   auto s = w.endedSession(w.account, 1);
   INFO(s.dump());
   CHECK(s["protocol"] == "rdp");
+  CHECK(s["via"] == "rdp");
   CHECK(s["end_reason"] == "client_closed");
   const std::string sid = s["id"];
 

@@ -64,6 +64,10 @@ TEST_CASE("tsql logs in through Vigil with a launch token and the target sees th
     CHECK((*upd)["details"]["rows"] == 2);
     CHECK((*boom)["details"]["error"] == "boom from the test server");
     CHECK((*sel)["details"]["duration_ms"].get<std::int64_t>() >= 0);
+    const auto sessions = w.sessions(account);
+    REQUIRE_FALSE(sessions.empty());
+    CHECK(sessions.front()["protocol"] == "tds");
+    CHECK(sessions.front()["via"] == "tds");
   }
 }
 
