@@ -386,10 +386,15 @@ void Connection::applyControl() {
   if ((pending & static_cast<std::uint64_t>(Ctl::Suspend)) && !suspended_) {
     suspended_ = true;  // the client's next statements wait (not read) until resumed
     session_->note("suspended", msg);
+    // Told at the next message boundary (psql prints it with its next result).
+    injected_ += noticeResponse("WARNING", "01000",
+                                "Vigil suspended this session" + (msg.empty() ? std::string() : ": " + msg) +
+                                    ". Your statements wait until it is resumed.");
   }
   if ((pending & static_cast<std::uint64_t>(Ctl::Resume)) && suspended_) {
     suspended_ = false;
     session_->note("resumed", "");
+    injected_ += noticeResponse("WARNING", "01000", "Vigil resumed this session.");
   }
 }
 
@@ -526,6 +531,7 @@ void Connection::relay() {
         break;
       }
       if (!suspended_ && client_framer_.buffered() > 0 && !clientMessages()) break;
+      if (!flushInjected()) break;  // a suspend/resume notice, once the target is idle
     }
     if ((fds[1].revents & (POLLIN | POLLHUP | POLLERR)) || target_->pending()) {
       const long n = target_->read(buf.data(), buf.size());

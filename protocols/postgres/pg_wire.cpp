@@ -157,7 +157,8 @@ std::string authRequest(std::int32_t code, std::string_view extra) {
   return message('R', body);
 }
 
-std::string errorResponse(std::string_view severity, std::string_view sqlstate, std::string_view msg) {
+namespace {
+std::string responseFields(std::string_view severity, std::string_view sqlstate, std::string_view msg) {
   std::string body;
   body.push_back('S');
   body.append(severity).push_back('\0');
@@ -170,7 +171,16 @@ std::string errorResponse(std::string_view severity, std::string_view sqlstate, 
   for (char c : msg) body.push_back(c == '\0' ? ' ' : c);
   body.push_back('\0');
   body.push_back('\0');
-  return message('E', body);
+  return body;
+}
+}  // namespace
+
+std::string errorResponse(std::string_view severity, std::string_view sqlstate, std::string_view msg) {
+  return message('E', responseFields(severity, sqlstate, msg));
+}
+
+std::string noticeResponse(std::string_view severity, std::string_view sqlstate, std::string_view msg) {
+  return message('N', responseFields(severity, sqlstate, msg));
 }
 
 std::string readyForQuery(char status) { return message('Z', std::string_view(&status, 1)); }

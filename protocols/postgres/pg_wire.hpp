@@ -91,6 +91,8 @@ std::string sslRequest();
 std::string authRequest(std::int32_t code, std::string_view extra = {});
 /// ErrorResponse: S/V severity, C SQLSTATE, M message.
 std::string errorResponse(std::string_view severity, std::string_view sqlstate, std::string_view msg);
+/// NoticeResponse with the same fields (a client accepts it at any message boundary).
+std::string noticeResponse(std::string_view severity, std::string_view sqlstate, std::string_view msg);
 std::string readyForQuery(char status);
 void putI32(std::string& out, std::int32_t v);
 void putI16(std::string& out, std::int16_t v);

@@ -235,6 +235,54 @@ TEST_CASE("the SOC terminates a SQL session: both legs close and the end reason 
   CHECK(s["end_reason"] == "terminated");
 }
 
+TEST_CASE("the SOC suspends a SQL session: the next statement waits, the client is told; resume runs it", "[postgres][e2e][live]") {
+  auto& w = world();
+  std::set<std::string> before;
+  {
+    auto r = w.soc.http().get("/api/v1/live/sessions");
+    REQUIRE(r.status == 200);
+    const json body = r.json();
+    for (auto& s : body["items"]) before.insert(s["id"].get<std::string>());
+  }
+  // The first statement keeps the target busy while the SOC suspends; the second is sent after it.
+  vigil::test::CommandResult out;
+  std::thread client([&] { out = w.psql(w.token(), "-c 'SELECT pg_sleep(2)' -c \"SELECT 'after-' || 6*7\""); });
+  std::string id;
+  for (int i = 0; i < 100 && id.empty(); ++i) {
+    auto r = w.soc.http().get("/api/v1/live/sessions");
+    if (r.status == 200) {
+      const json body = r.json();
+      for (auto& s : body["items"])
+        if (s.value("protocol", "") == "postgres" && !before.count(s["id"].get<std::string>())) id = s["id"];
+    }
+    if (id.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  REQUIRE_FALSE(id.empty());
+  auto t = w.soc.http().post("/api/v1/sessions/" + id + "/suspend", {{"message", "DBA review"}});
+  for (int i = 0; i < 50 && t.errorCode() == "not_live"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    t = w.soc.http().post("/api/v1/sessions/" + id + "/suspend", {{"message", "DBA review"}});
+  }
+  INFO(t.body);
+  REQUIRE(t.status == 200);
+  // pg_sleep ends at 2 s; the second statement then waits in Vigil, unread.
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  auto held = w.sqlEvents(id, 1);
+  for (auto& e : held) CHECK_FALSE(contains(e.value("text", ""), "after-"));
+  auto r = w.soc.http().post("/api/v1/sessions/" + id + "/resume", json::object());
+  INFO(r.body);
+  CHECK(r.status == 200);
+  client.join();
+  INFO(out.output);
+  CHECK(out.exit_code == 0);
+  CHECK(contains(out.output, "after-42"));
+  CHECK(contains(out.output, "Vigil suspended this session: DBA review"));
+  auto events = w.sqlEvents(id, 2);
+  bool ran = false;
+  for (auto& e : events) ran = ran || contains(e.value("text", ""), "after-");
+  CHECK(ran);
+}
+
 // Last: its thousands of statements keep the event writer busy for a while afterwards.
 TEST_CASE("pgbench -c 4 -T 5 runs through Vigil with identity logins", "[postgres][e2e][pgbench]") {
   auto& w = world();
