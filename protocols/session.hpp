@@ -155,6 +155,12 @@ class Session {
     (void)bytes;
     return {};
   }
+  /// Asked before a command channel (`ssh host 'cmd'`) is started on the target, with the command
+  /// line: the session core may refuse it (a block rule); `notice` says why. Default: forward.
+  virtual InputDecision screenCommand(std::string_view command) {
+    (void)command;
+    return {};
+  }
   virtual void resize(int cols, int rows) = 0;
   /// Asked by a database proxy before forwarding a statement (the whole text, as the target would
   /// run it). Default: forward.

@@ -550,6 +550,17 @@ void servePerson(ssh_session s, PersonConnection& conn) {
     return;
   }
 
+  if (req.setup.kind == "exec" && !file_transfer) {
+    // `ssh host 'cmd'`: a block rule refuses the command before the target is even dialled.
+    auto d = session->screenCommand(req.setup.command);
+    if (!d.forward) {
+      log().info("session={} exec command blocked by a risk rule", sid);
+      refuseOnChannel(s, req, d.notice, 1);
+      session->end("command_blocked", "the command matched a block rule", 0, 0);
+      return;
+    }
+  }
+
   TargetSide target;
   TargetFailure failure;
   if (!target.connect(grant, *session, *conn.gatekeeper, conn.connect_timeout_seconds, failure) ||

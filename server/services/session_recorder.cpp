@@ -246,6 +246,19 @@ std::string printableKeys(std::string_view s) {
 
 }  // namespace
 
+proto::InputDecision SessionRecorder::screenCommand(std::string_view command) {
+  if (ended_ || !risk_) return {};
+  auto v = risk_->evaluate(risk::MatchType::Command, command, offsetMs(), true);
+  if (!v.block) return {};
+  // On the timeline as the command it was, marked refused (the risk event and alert are written
+  // by evaluate()).
+  event("command", std::string(command), R"({"exec":true,"blocked":true})");
+  proto::InputDecision d;
+  d.forward = false;
+  d.notice = "Vigil blocked this command: " + v.rule->description + " [rule " + v.rule->id + "]";
+  return d;
+}
+
 proto::InputDecision SessionRecorder::screenInput(std::string_view bytes) {
   if (ended_ || !risk_ || !transcript_) return {};
   const std::int64_t at = offsetMs();

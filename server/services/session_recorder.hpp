@@ -62,6 +62,7 @@ class SessionRecorder : public proto::Session {
   void output(std::string_view bytes) override;
   void input(std::string_view bytes) override;
   proto::InputDecision screenInput(std::string_view bytes) override;
+  proto::InputDecision screenCommand(std::string_view command) override;
   void resize(int cols, int rows) override;
   proto::SqlDecision screenSql(std::string_view sql) override;
   void sqlStatement(const proto::SqlStatement& statement) override;

@@ -97,6 +97,38 @@ TEST_CASE("a typed command matching a block rule never reaches the target and th
   fs::remove_all(victim);
 }
 
+TEST_CASE("a command given to ssh (exec) that matches a block rule never starts on the target",
+          "[risk][e2e][block]") {
+  auto& w = world();
+  const std::string victim = "/tmp/vigil-x-" + api_test::randomHex(6);
+  fs::create_directories(victim);
+  auto l = w.alice.http().post("/api/v1/accounts/" + S(w.account) + "/launch", json::object());
+  REQUIRE(l.status == 201);
+  auto r = vigil::test::runCommand("ssh -p " + S(w.env().server().sshPort()) +
+                                   " -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes " +
+                                   l.json()["token"].get<std::string>() + "@127.0.0.1 'rm -rf " + victim + "; echo ran-it'");
+  INFO(r.output);
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.output, "Vigil blocked this command: Deleting the protected test directory [rule block-vigil-x]"));
+  CHECK_FALSE(contains(r.output, "ran-it"));
+  CHECK(fs::is_directory(victim));
+
+  json s = w.newestSession();
+  for (int i = 0; i < 50 && s["end_reason"] == ""; ++i) {  // the end is written asynchronously
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    s = w.session(s["id"]);
+  }
+  CHECK(s["end_reason"] == "command_blocked");
+  auto events = w.riskEvents(s["id"], 1);
+  REQUIRE_FALSE(events.empty());
+  CHECK(events[0]["details"]["rule"] == "block-vigil-x");
+  CHECK(events[0]["details"]["blocked"] == true);
+  auto alerts = w.alerts(s["id"], 1);
+  REQUIRE_FALSE(alerts.empty());
+  CHECK(hasAction(alerts[0], "block"));
+  fs::remove_all(victim);
+}
+
 TEST_CASE("an alert rule writes an alert, a risk event at the command's offset and raises the risk score",
           "[risk][e2e][alert]") {
   auto& w = world();
