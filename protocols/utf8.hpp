@@ -1,13 +1,15 @@
 #pragma once
 // UTF-8 encoding of one code point, shared by the protocol decoders (TDS UTF-16 text, RDP
-// Unicode keystrokes). Header-only: the decoders and their fuzz targets need no extra library.
+// Unicode keystrokes) and the recorder's terminal screens (libvterm cells). Header-only: the
+// decoders and their fuzz targets need no extra library.
 #include <cstdint>
 #include <string>
 
 namespace vigil::proto {
 
-/// Appends `cp` as UTF-8 (the caller passes a valid scalar value).
+/// Appends `cp` as UTF-8; a surrogate or a value beyond U+10FFFF becomes U+FFFD.
 inline void appendUtf8(std::string& out, std::uint32_t cp) {
+  if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
   if (cp < 0x80) {
     out += static_cast<char>(cp);
   } else if (cp < 0x800) {

@@ -2,30 +2,13 @@
 
 #include <vterm.h>
 
+#include "protocols/utf8.hpp"
+
 #include <algorithm>
 #include <stdexcept>
 
 namespace vigil::recorder {
 namespace {
-
-void appendUtf8(std::string& out, std::uint32_t c) {
-  if (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) c = 0xFFFD;
-  if (c < 0x80) {
-    out += static_cast<char>(c);
-  } else if (c < 0x800) {
-    out += static_cast<char>(0xC0 | (c >> 6));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    out += static_cast<char>(0xE0 | (c >> 12));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (c >> 18));
-    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  }
-}
 
 void colorSgr(std::string& out, const VTermColor& c, bool fg) {
   if (fg ? VTERM_COLOR_IS_DEFAULT_FG(&c) : VTERM_COLOR_IS_DEFAULT_BG(&c)) return;
@@ -124,7 +107,7 @@ std::string screenToAnsi(VTerm* vt, int cursor_visible) {
       if (cell.chars[0] == 0 || cell.chars[0] == 0xFFFFFFFFu) {
         out += ' ';
       } else {
-        for (int i = 0; i < VTERM_MAX_CHARS_PER_CELL && cell.chars[i]; ++i) appendUtf8(out, cell.chars[i]);
+        for (int i = 0; i < VTERM_MAX_CHARS_PER_CELL && cell.chars[i]; ++i) proto::appendUtf8(out, cell.chars[i]);
       }
       if (cell.width == 2) ++c;  // the next column is the right half of this character
     }
@@ -146,7 +129,7 @@ std::string TerminalScreen::text() const {
       if (!vterm_screen_get_cell(screen_, {r, c}, &cell)) break;
       if (cell.chars[0] == 0 || cell.chars[0] == 0xFFFFFFFFu) line += ' ';
       else
-        for (int i = 0; i < VTERM_MAX_CHARS_PER_CELL && cell.chars[i]; ++i) appendUtf8(line, cell.chars[i]);
+        for (int i = 0; i < VTERM_MAX_CHARS_PER_CELL && cell.chars[i]; ++i) proto::appendUtf8(line, cell.chars[i]);
       if (cell.width == 2) ++c;
     }
     while (!line.empty() && line.back() == ' ') line.pop_back();

@@ -2,6 +2,7 @@
 
 #include <vterm.h>
 
+#include "protocols/utf8.hpp"
 #include "recorder/terminal_screen.hpp"
 
 #include <algorithm>
@@ -16,28 +17,9 @@ constexpr int kMaxRows = 500;
 constexpr std::size_t kMaxSubmitted = 64;  // bounds memory if the remote never echoes newlines
 constexpr std::u32string_view kMask = U"********";
 
-void appendUtf8(std::string& out, char32_t c) {
-  if (c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) c = 0xFFFD;
-  if (c < 0x80) {
-    out += static_cast<char>(c);
-  } else if (c < 0x800) {
-    out += static_cast<char>(0xC0 | (c >> 6));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    out += static_cast<char>(0xE0 | (c >> 12));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (c >> 18));
-    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  }
-}
-
 std::string toUtf8(std::u32string_view s) {
   std::string out;
-  for (char32_t c : s) appendUtf8(out, c);
+  for (char32_t c : s) proto::appendUtf8(out, static_cast<std::uint32_t>(c));
   return out;
 }
 
