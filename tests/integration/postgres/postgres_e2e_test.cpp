@@ -196,36 +196,51 @@ TEST_CASE("garbage bytes to the listener get a clear error and the listener keep
   api_test::checkAlive();
 }
 
-TEST_CASE("the SOC terminates a SQL session: both legs close and the end reason is terminated", "[postgres][e2e][live]") {
-  auto& w = world();
-  // A session that waits on the target; the SOC ends it. Sessions of earlier cases may still be
-  // listed while they end: take the new one.
-  std::set<std::string> before;
-  {
-    auto r = w.soc.http().get("/api/v1/live/sessions");
-    REQUIRE(r.status == 200);
-    const json body = r.json();
-    for (auto& s : body["items"]) before.insert(s["id"].get<std::string>());
-  }
-  vigil::test::CommandResult out;
-  std::thread client([&] { out = w.psql(w.token(), "-c 'SELECT pg_sleep(30)'"); });
-  std::string id;
-  for (int i = 0; i < 100 && id.empty(); ++i) {
+namespace {
+/// The ids of the live sessions the SOC sees now.
+std::set<std::string> liveIds(World& w) {
+  std::set<std::string> ids;
+  auto r = w.soc.http().get("/api/v1/live/sessions");
+  REQUIRE(r.status == 200);
+  const json body = r.json();
+  for (auto& s : body["items"]) ids.insert(s["id"].get<std::string>());
+  return ids;
+}
+/// The PostgreSQL session that appears in the live list and was not in `before`.
+std::string newLiveSession(World& w, const std::set<std::string>& before) {
+  for (int i = 0; i < 100; ++i) {
     auto r = w.soc.http().get("/api/v1/live/sessions");
     if (r.status == 200) {
       const json body = r.json();
       for (auto& s : body["items"])
-        if (s.value("protocol", "") == "postgres" && !before.count(s["id"].get<std::string>())) id = s["id"];
+        if (s.value("protocol", "") == "postgres" && !before.count(s["id"].get<std::string>())) return s["id"];
     }
-    if (id.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  REQUIRE_FALSE(id.empty());
-  // Listed from its start; controllable once the target is up (retry while "not_live").
-  auto t = w.soc.http().post("/api/v1/sessions/" + id + "/terminate", {{"reason", "test"}});
+  return "";
+}
+/// A SOC control; listed from its start, a session is controllable once the target is up
+/// (retried while "not_live").
+auto control(World& w, const std::string& id, const std::string& action, const json& body) {
+  auto t = w.soc.http().post("/api/v1/sessions/" + id + "/" + action, body);
   for (int i = 0; i < 50 && t.errorCode() == "not_live"; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    t = w.soc.http().post("/api/v1/sessions/" + id + "/terminate", {{"reason", "test"}});
+    t = w.soc.http().post("/api/v1/sessions/" + id + "/" + action, body);
   }
+  return t;
+}
+}  // namespace
+
+TEST_CASE("the SOC terminates a SQL session: both legs close and the end reason is terminated", "[postgres][e2e][live]") {
+  auto& w = world();
+  // A session that waits on the target; the SOC ends it. Sessions of earlier cases may still be
+  // listed while they end: take the new one.
+  const auto before = liveIds(w);
+  vigil::test::CommandResult out;
+  std::thread client([&] { out = w.psql(w.token(), "-c 'SELECT pg_sleep(30)'"); });
+  const std::string id = newLiveSession(w, before);
+  REQUIRE_FALSE(id.empty());
+  auto t = control(w, id, "terminate", {{"reason", "test"}});
   INFO(t.body);
   CHECK((t.status == 200 || t.status == 202 || t.status == 204));
   client.join();
@@ -237,32 +252,13 @@ TEST_CASE("the SOC terminates a SQL session: both legs close and the end reason 
 
 TEST_CASE("the SOC suspends a SQL session: the next statement waits, the client is told; resume runs it", "[postgres][e2e][live]") {
   auto& w = world();
-  std::set<std::string> before;
-  {
-    auto r = w.soc.http().get("/api/v1/live/sessions");
-    REQUIRE(r.status == 200);
-    const json body = r.json();
-    for (auto& s : body["items"]) before.insert(s["id"].get<std::string>());
-  }
+  const auto before = liveIds(w);
   // The first statement keeps the target busy while the SOC suspends; the second is sent after it.
   vigil::test::CommandResult out;
   std::thread client([&] { out = w.psql(w.token(), "-c 'SELECT pg_sleep(2)' -c \"SELECT 'after-' || 6*7\""); });
-  std::string id;
-  for (int i = 0; i < 100 && id.empty(); ++i) {
-    auto r = w.soc.http().get("/api/v1/live/sessions");
-    if (r.status == 200) {
-      const json body = r.json();
-      for (auto& s : body["items"])
-        if (s.value("protocol", "") == "postgres" && !before.count(s["id"].get<std::string>())) id = s["id"];
-    }
-    if (id.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  const std::string id = newLiveSession(w, before);
   REQUIRE_FALSE(id.empty());
-  auto t = w.soc.http().post("/api/v1/sessions/" + id + "/suspend", {{"message", "DBA review"}});
-  for (int i = 0; i < 50 && t.errorCode() == "not_live"; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    t = w.soc.http().post("/api/v1/sessions/" + id + "/suspend", {{"message", "DBA review"}});
-  }
+  auto t = control(w, id, "suspend", {{"message", "DBA review"}});
   INFO(t.body);
   REQUIRE(t.status == 200);
   // pg_sleep ends at 2 s; the second statement then waits in Vigil, unread.
