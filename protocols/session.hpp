@@ -50,6 +50,9 @@ struct TargetEndpoint {
   int port = 0;
   /// "SHA256:<base64, no padding>" as OpenSSH prints it; empty when not pinned.
   std::string host_key_fingerprint;
+  /// TLS targets (RDP, TDS, PostgreSQL): the certificate's SHA-256 as the portal shows it
+  /// ("AB:CD:…"); when set it is the pin, else host_key_fingerprint (older pins).
+  std::string certificate_fingerprint;
 };
 
 /// The outcome of authenticating and authorizing a person for one account.

@@ -1,5 +1,7 @@
 #include "protocols/postgres/pg_stream.hpp"
 
+#include "protocols/net/target_pin.hpp"
+
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -36,6 +38,14 @@ Stream::~Stream() {
 std::string Stream::tlsDescription() const {
   if (!ssl_) return "";
   return std::string(SSL_get_version(ssl_)) + " " + SSL_get_cipher_name(ssl_);
+}
+
+std::string Stream::peerFingerprint() const {
+  if (!ssl_) return "";
+  X509* cert = SSL_get1_peer_certificate(ssl_);
+  std::string fp = proto::certificateFingerprint(cert);
+  X509_free(cert);
+  return fp;
 }
 
 bool Stream::acceptTls(SSL_CTX* ctx, std::string& error) {

@@ -21,6 +21,8 @@ class Stream {
   bool tls() const { return ssl_ != nullptr; }
   /// TLS version and cipher, e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384" ('' without TLS).
   std::string tlsDescription() const;
+  /// "SHA256:..." of the peer's TLS certificate ('' without TLS or certificate).
+  std::string peerFingerprint() const;
   bool acceptTls(SSL_CTX* ctx, std::string& error);
   bool connectTls(SSL_CTX* ctx, std::string& error);
   /// Bytes read (> 0), 0 at EOF, -1 on an error.

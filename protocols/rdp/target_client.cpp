@@ -10,7 +10,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "protocols/rdp/cert_fingerprint.hpp"
+#include "protocols/net/target_pin.hpp"
 #include "protocols/rdp/rdp_log.hpp"
 #include "server/crypto/secure_bytes.hpp"
 
@@ -29,33 +29,21 @@ int verifyCertificate(freerdp* instance, const BYTE* data, size_t length, const 
                       DWORD /*flags*/) {
   try {
     TargetClient* t = selfOf(instance->context);
-    const std::string seen = certificateFingerprintFromPem(
+    const std::string seen = proto::certificateFingerprintFromPem(
         std::string_view(reinterpret_cast<const char*>(data), length));
     t->seen_fingerprint = seen;
     if (seen.empty()) {
-      t->cert_reject_reason = "error";
+      t->pin = {false, false, "error", "unreadable certificate", "Vigil could not read the certificate of the target."};
       return 0;
     }
-    const std::string& pinned = t->grant_->target.host_key_fingerprint;
     const std::string sid = t->session_->id();
-    if (pinned.empty()) {
-      if (!t->grant_->policy.trust_on_first_use) {
-        t->cert_reject_reason = "host_key_unpinned";
-        return 0;
-      }
-      if (!t->gatekeeper_->pinHostKey(t->grant_->target.target_id, seen, sid)) {
-        t->cert_reject_reason = "host_key_mismatch";
-        return 0;
-      }
+    t->pin = proto::checkTargetPin(*t->grant_, *t->gatekeeper_, sid, seen, "certificate", true);
+    if (!t->pin.ok) return 0;
+    if (t->pin.newly_pinned) {
       t->session_->note("host_key_pinned", seen);
       rdpLog()->info("session={} pinned certificate {} for target {}", sid, seen, t->grant_->target.name);
-      return 2;  // accepted for this session only: FreeRDP's own store stays out of it
     }
-    if (seen != pinned) {
-      t->cert_reject_reason = "host_key_mismatch";
-      return 0;
-    }
-    return 2;
+    return 2;  // accepted for this session only: FreeRDP's own store stays out of it
   } catch (...) {
     return 0;
   }
@@ -210,15 +198,9 @@ bool TargetClient::connect(const proto::Grant& grant, proto::Credential& cred, i
   const UINT32 err = freerdp_get_last_error(instance_->context);
   const std::string name = freerdp_get_last_error_name(err) ? freerdp_get_last_error_name(err) : "unknown";
   const std::string text = freerdp_get_last_error_string(err) ? freerdp_get_last_error_string(err) : "";
-  if (cert_reject_reason == "host_key_mismatch") {
-    rdpLog()->warn("session={} certificate mismatch for {}: expected {} got {}", sid, where,
-                   grant.target.host_key_fingerprint, seen_fingerprint);
-    failure = {"host_key_mismatch", "expected " + grant.target.host_key_fingerprint + " got " + seen_fingerprint,
-               "Vigil refused: the certificate of " + grant.target.name + " does not match the pinned fingerprint."};
-  } else if (cert_reject_reason == "host_key_unpinned") {
-    failure = {"host_key_unpinned", "offered " + seen_fingerprint,
-               "Vigil refused: the certificate of " + grant.target.name + " is not pinned yet; ask an administrator to pin " +
-                   seen_fingerprint + "."};
+  if (!pin.ok) {
+    rdpLog()->warn("session={} certificate of {} refused: {} ({})", sid, where, pin.reason, pin.detail);
+    failure = {pin.reason, pin.detail, pin.message};
   } else if (name.find("AUTH") != std::string::npos || name.find("LOGON") != std::string::npos ||
              name.find("PASSWORD") != std::string::npos || name.find("ACCOUNT") != std::string::npos) {
     failure = {"target_auth_failed", name, "The target refused the vault credential."};

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "protocols/net/target_pin.hpp"
 #include "protocols/session.hpp"
 
 struct rdp_freerdp;
@@ -58,7 +59,7 @@ class TargetClient {
 
   // Called from FreeRDP callbacks (public for the C trampolines).
   std::string seen_fingerprint;
-  std::string cert_reject_reason;  // host_key_mismatch / host_key_unpinned when refused
+  proto::PinResult pin;  // the certificate check (refused: why, for the session end and the person)
   const proto::Grant* grant_ = nullptr;
   proto::Gatekeeper* gatekeeper_ = nullptr;
   proto::Session* session_ = nullptr;

@@ -1,5 +1,6 @@
 #include "protocols/ssh/target_side.hpp"
 
+#include "protocols/net/target_pin.hpp"
 #include "protocols/ssh/ssh_common.hpp"
 
 namespace vigil::ssh {
@@ -66,29 +67,15 @@ bool TargetSide::connect(const proto::Grant& grant, proto::Session& session, pro
   }
   std::string seen = fingerprintOf(key);
   ssh_key_free(key);
-  const std::string& pinned = grant.target.host_key_fingerprint;
-  if (pinned.empty()) {
-    if (!grant.policy.trust_on_first_use) {
-      log().warn("session={} target {} has no pinned host key (offered {})", sid, where(grant), seen);
-      failure = {"host_key_unpinned", "offered " + seen,
-                 "Vigil refused: the host key of " + grant.target.name +
-                     " is not pinned yet; ask an administrator to pin " + seen + "."};
-      return false;
-    }
-    if (!gatekeeper.pinHostKey(grant.target.target_id, seen, sid)) {
-      failure = {"host_key_mismatch", "another fingerprint was pinned meanwhile; offered " + seen,
-                 "Vigil refused: the host key of " + grant.target.name + " changed while it was being pinned."};
-      return false;
-    }
+  const auto pin = proto::checkTargetPin(grant, gatekeeper, sid, seen, "host key", true);
+  if (!pin.ok) {
+    log().warn("session={} host key of {} refused: {} ({})", sid, where(grant), pin.reason, pin.detail);
+    failure = {pin.reason, pin.detail, pin.message};
+    return false;
+  }
+  if (pin.newly_pinned) {
     session.note("host_key_pinned", seen);
     log().info("session={} pinned host key {} for {}", sid, seen, where(grant));
-  } else if (seen != pinned) {
-    log().warn("session={} host key mismatch for {}: expected {} got {}", sid, where(grant), pinned, seen);
-    failure = {"host_key_mismatch", "expected " + pinned + " got " + seen,
-               "Vigil refused: the host key of " + grant.target.name +
-                   " does not match the pinned fingerprint (expected " + pinned + ", got " + seen +
-                   "). The session was not opened."};
-    return false;
   }
 
   int rc = SSH_AUTH_ERROR;

@@ -19,6 +19,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "protocols/net/target_pin.hpp"
 #include "protocols/tds/tds_decoder.hpp"
 #include "protocols/tds/tds_wire.hpp"
 #include "protocols/tds/tls_leg.hpp"
@@ -501,7 +502,11 @@ class Connection {
     if (!dialTarget(grant, *session, raw, payload, reason, detail)) {
       log().warn("session={} target: {}", session->id(), detail);
       std::string ignored;
-      client_.send(errorReply(kLoginFailed, "Vigil could not log in to the target: " + detail), ignored);
+      const std::string why = reason == "host_key_mismatch"
+                                  ? "Vigil refused: the certificate of " + grant.target.name +
+                                        " does not match its pinned fingerprint (" + detail + ")"
+                                  : "Vigil could not log in to the target: " + detail;
+      client_.send(errorReply(kLoginFailed, why), ignored);
       session->end(reason, detail, client_.bytes_in, client_.bytes_out);
       return;
     }
@@ -579,6 +584,18 @@ class Connection {
       reason = "target_unreachable";
       detail = "target TLS: " + error;
       return false;
+    }
+    {
+      // The target's certificate against the target's pin, before the vault credential goes out.
+      const std::string seen = target_.tls->peerFingerprint();
+      const auto pin = proto::checkTargetPin(grant, *ctx_.gatekeeper, session.id(), seen, "certificate", false);
+      if (!pin.ok) {
+        reason = pin.reason;
+        detail = pin.detail;
+        return false;
+      }
+      if (pin.newly_pinned) session.note("host_key_pinned", seen);
+      else if (grant.target.host_key_fingerprint.empty()) session.note("host_key_unpinned", "offered " + seen);
     }
     {
       proto::Credential cred = session.takeCredential();

@@ -1,5 +1,7 @@
 #include "protocols/tds/tls_leg.hpp"
 
+#include "protocols/net/target_pin.hpp"
+
 #include <openssl/err.h>
 
 namespace vigil::tds {
@@ -102,6 +104,13 @@ bool TlsLeg::encrypt(std::string_view plain, std::string& out, std::string& erro
   }
   drain(out);
   return true;
+}
+
+std::string TlsLeg::peerFingerprint() const {
+  X509* cert = SSL_get1_peer_certificate(ssl_);
+  std::string fp = proto::certificateFingerprint(cert);
+  X509_free(cert);
+  return fp;
 }
 
 }  // namespace vigil::tds

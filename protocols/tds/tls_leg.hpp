@@ -32,6 +32,8 @@ class TlsLeg {
   bool decrypt(std::string_view in, std::string& plain, std::string& error);
   /// Encrypts plaintext, appending the records to send.
   bool encrypt(std::string_view plain, std::string& out, std::string& error);
+  /// "SHA256:..." of the peer's certificate after the handshake ('' when it sent none).
+  std::string peerFingerprint() const;
 
  private:
   void drain(std::string& out);

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "protocols/net/target_pin.hpp"
 #include "server/crypto/random.hpp"
 #include "server/services/access_requests.hpp"
 #include "server/services/ids.hpp"
@@ -132,7 +133,10 @@ proto::Grant SessionGatekeeper::grantFor(const store::User& user, const store::A
   g.target.name = account.target_name;
   g.target.address = account.address;
   g.target.port = account.port;
-  if (auto t = store_.targetById(account.target_id)) g.target.host_key_fingerprint = t->host_key_fingerprint;
+  if (auto t = store_.targetById(account.target_id)) {
+    g.target.host_key_fingerprint = t->host_key_fingerprint;
+    if (t->protocol != "ssh") g.target.certificate_fingerprint = t->certificate_fingerprint;
+  }
   g.policy.record = safe.policy.record_sessions;
   g.policy.allow_file_transfer = safe.policy.allow_file_transfer;
   g.policy.allow_port_forwarding = safe.policy.allow_port_forwarding;
@@ -427,7 +431,12 @@ std::unique_ptr<proto::Session> SessionGatekeeper::startSession(const proto::Gra
 
 bool SessionGatekeeper::pinHostKey(std::int64_t target_id, std::string_view fingerprint, std::string_view session_id) {
   try {
-    const bool pinned = store_.pinHostKey(target_id, std::string(fingerprint));
+    // TLS targets keep their pin where the portal shows it: the certificate fingerprint, in hex.
+    auto target = store_.targetById(target_id);
+    const bool tls_target = target && target->protocol != "ssh";
+    const std::string hex = tls_target ? proto::hexFingerprint(fingerprint) : "";
+    const bool pinned = tls_target ? !hex.empty() && store_.pinCertificate(target_id, hex)
+                                   : store_.pinHostKey(target_id, std::string(fingerprint));
     store::AuditEntry e;
     if (isUuid(session_id)) {
       if (auto s = store_.sessionById(std::string(session_id))) {
@@ -436,7 +445,7 @@ bool SessionGatekeeper::pinHostKey(std::int64_t target_id, std::string_view fing
         e.source_addr = s->client_addr;
       }
     }
-    auto t = store_.targetById(target_id);
+    const auto& t = target;
     e.action = "host_key_pinned";
     e.object_type = "target";
     e.object_id = std::to_string(target_id);

@@ -70,6 +70,15 @@ bool Store::pinHostKey(std::int64_t target_id, const std::string& fingerprint) {
   });
 }
 
+bool Store::pinCertificate(std::int64_t target_id, const std::string& hex_fingerprint) {
+  return inTx(*pool_, [&](pqxx::work& tx) {
+    return tx.exec_params("UPDATE targets SET certificate_fingerprint = $2, updated_at = now()"
+                          " WHERE id = $1 AND certificate_fingerprint = '' AND host_key_fingerprint = ''",
+                          target_id, hex_fingerprint)
+               .affected_rows() == 1;
+  });
+}
+
 Account Store::createAccount(const Account& a, const std::function<crypto::Envelope(std::int64_t)>& seal) {
   return inTx(*pool_, [&](pqxx::work& tx) {
     // The id is the encryption's associated data, so take it from the sequence before sealing.

@@ -103,6 +103,9 @@ class Store {
   /// Trust on first use: sets the target's host key fingerprint only if none is pinned yet.
   /// False if a fingerprint was already there (even the same one) or the target is gone.
   bool pinHostKey(std::int64_t target_id, const std::string& fingerprint);
+  /// Trust on first use for a TLS target: sets the certificate fingerprint ("AB:CD:…") if the
+  /// target has no pin of either kind yet.
+  bool pinCertificate(std::int64_t target_id, const std::string& hex_fingerprint);
 
   // ---- launch tokens (token_hash = SHA-256 of the token)
   /// Stores a token valid for `ttl_seconds`; returns its expiry (RFC 3339).

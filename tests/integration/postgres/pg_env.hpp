@@ -86,6 +86,14 @@ class PgTarget {
     std::filesystem::remove_all(dir_, ec);
   }
   int port() const { return port_; }
+  /// The server certificate's SHA-256 as "AB:CD:…", computed here with openssl.
+  std::string certFingerprint() const {
+    auto r = vigil::test::runCommand("openssl x509 -in " + dir_ + "/data/server.crt -noout -fingerprint -sha256");
+    const auto eq = r.output.find('=');
+    std::string fp = eq == std::string::npos ? "" : r.output.substr(eq + 1);
+    while (!fp.empty() && (fp.back() == '\n' || fp.back() == '\r')) fp.pop_back();
+    return fp;
+  }
   const std::string& password() const { return password_; }
   const std::string& dir() const { return dir_; }
 
@@ -203,6 +211,32 @@ class World {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     return s;
+  }
+
+  /// Another target on the same server with an account alice may use: in a safe that trusts on
+  /// first use (`tofu`), pinned to `pinned` (may be ''). Returns {target id, account id}.
+  std::pair<std::int64_t, std::int64_t> makeTarget(bool tofu, const std::string& pinned) {
+    const auto s = post("/api/v1/safes", {{"name", uniq("pg-safe")}, {"policy", {{"trust_on_first_use", tofu}}}});
+    json t{{"name", uniq("pg")}, {"protocol", "postgres"}, {"address", "127.0.0.1"}, {"port", target.port()}};
+    if (!pinned.empty()) t["certificate_fingerprint"] = pinned;
+    const auto tid = post("/api/v1/targets", t);
+    const auto a = post("/api/v1/accounts", {{"safe_id", s}, {"target_id", tid}, {"username", "dba"},
+                                             {"secret_kind", "password"}, {"secret", target.password()}});
+    auto r = env_.admin().put("/api/v1/safes/" + S(s) + "/members/" + S(alice.id),
+                              {{"permissions", {"connect", "view_recordings"}}});
+    REQUIRE(r.status == 200);
+    return {tid, a};
+  }
+  std::string tokenFor(std::int64_t account_id) {
+    auto l = alice.http().post("/api/v1/accounts/" + S(account_id) + "/launch", json::object());
+    REQUIRE(l.status == 201);
+    return l.json()["token"];
+  }
+  json getJson(const std::string& path) {
+    auto r = env_.admin().get(path);
+    INFO(path << ": " << r.body);
+    REQUIRE(r.status == 200);
+    return r.json();
   }
 
   PgTarget target;

@@ -148,6 +148,39 @@ TEST_CASE("a block rule stops DROP TABLE: the client gets an error, the table st
   CHECK(w.target.sql("shop", "SELECT count(*) FROM items") == "5");
 }
 
+TEST_CASE("the target's certificate is pinned on first use; a different pinned one is refused before the login",
+          "[postgres][e2e][pin]") {
+  auto& w = world();
+  const std::string expected = w.target.certFingerprint();
+  REQUIRE(expected.size() == 95);  // 32 hex bytes with colons
+  {
+    auto [tid, account] = w.makeTarget(true, "");
+    auto r = w.psql(w.tokenFor(account), "-c 'SELECT 1'");
+    INFO(r.output);
+    CHECK(r.exit_code == 0);
+    CHECK(w.getJson("/api/v1/targets/" + S(tid))["certificate_fingerprint"] == expected);
+  }
+  {
+    // Pinned to another certificate: refused, and the vault password never left Vigil.
+    std::string other = expected;
+    other[0] = other[0] == 'A' ? 'B' : 'A';
+    auto [tid, account] = w.makeTarget(false, other);
+    auto r = w.psql(w.tokenFor(account), "-c 'SELECT 1'");
+    INFO(r.output);
+    CHECK(r.exit_code != 0);
+    CHECK(contains(r.output, "does not match the pinned fingerprint"));
+    const json items = w.getJson("/api/v1/sessions?account_id=" + S(account))["items"];
+    REQUIRE(items.size() == 1);
+    json s = items[0];
+    for (int i = 0; i < 50 && s["end_reason"] == ""; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      s = w.getJson("/api/v1/sessions/" + s["id"].get<std::string>());
+    }
+    CHECK(s["end_reason"] == "host_key_mismatch");
+    CHECK(w.getJson("/api/v1/targets/" + S(tid))["certificate_fingerprint"] == other);
+  }
+}
+
 TEST_CASE("wrong, reused and expired tokens are refused with a FATAL 28P01", "[postgres][e2e][auth]") {
   auto& w = world();
   auto wrong = w.psql("not-a-token", "-c 'SELECT 1'");

@@ -48,9 +48,10 @@ class World {
 
   /// A fresh target and vault account on the test server (one per test: its sessions are the
   /// test's own; an account is unique per target and login).
-  std::int64_t makeAccount(const std::string& password = "", int port = 0) {
-    auto r = env_.admin().post("/api/v1/targets", {{"name", uniq("sql")}, {"protocol", "tds"}, {"address", "127.0.0.1"},
-                                                   {"port", port ? port : server_.port()}});
+  std::int64_t makeAccount(const std::string& password = "", int port = 0, const std::string& pinned = "") {
+    json target{{"name", uniq("sql")}, {"protocol", "tds"}, {"address", "127.0.0.1"}, {"port", port ? port : server_.port()}};
+    if (!pinned.empty()) target["certificate_fingerprint"] = pinned;
+    auto r = env_.admin().post("/api/v1/targets", target);
     INFO(r.body);
     REQUIRE(r.status == 201);
     const std::int64_t t = r.json()["id"];

@@ -169,6 +169,26 @@ TEST_CASE("A token presented with another login name is refused", "[tds][e2e][re
   CHECK(has(r.output, "launch token is for login 'sa_vault'"));
 }
 
+TEST_CASE("A target whose certificate differs from its pin is refused before the login is sent", "[tds][e2e][pin]") {
+  auto& w = world();
+  const auto before = w.server().seen().logins.size();
+  std::string pin;  // a well-formed SHA-256 that is not the test server's
+  for (int i = 0; i < 32; ++i) pin += std::string(i ? ":" : "") + "5A";
+  const auto account = w.makeAccount("", 0, pin);
+  auto r = w.tsql("sa_vault", w.token(account), "request", "select 1\ngo");
+  INFO(r.output);
+  CHECK(has(r.output, "does not match its pinned fingerprint"));
+  CHECK(w.server().seen().logins.size() == before);  // the vault credential never reached it
+  for (int i = 0; i < 50; ++i) {
+    auto list = w.sessions(account);
+    if (!list.empty() && list.front()["end_reason"].is_string() && list.front()["end_reason"] != "") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  auto list = w.sessions(account);
+  REQUIRE(list.size() == 1);
+  CHECK(list.front()["end_reason"] == "host_key_mismatch");
+}
+
 TEST_CASE("A wrong vault password fails the target login and the person is told", "[tds][e2e][refusal]") {
   auto& w = world();
   const auto account = w.makeAccount("not-the-password");
