@@ -24,6 +24,14 @@ std::string certificateFingerprint(X509* cert) {
   return "SHA256:" + out;
 }
 
+std::string peerCertificateFingerprint(SSL* ssl) {
+  if (ssl == nullptr) return {};
+  X509* cert = SSL_get1_peer_certificate(ssl);
+  std::string fp = certificateFingerprint(cert);
+  X509_free(cert);
+  return fp;
+}
+
 std::string certificateFingerprintFromPem(std::string_view pem) {
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
   if (!bio) return {};
@@ -85,6 +93,8 @@ PinResult checkTargetPin(const Grant& grant, Gatekeeper& gatekeeper, std::string
       r.detail = "offered " + seen;
       r.message = "Vigil refused: the " + w + " of " + name + " is not pinned yet; ask an administrator to pin " +
                   seen + ".";
+    } else {
+      r.unpinned = true;
     }
     return r;
   }

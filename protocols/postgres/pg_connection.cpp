@@ -235,14 +235,13 @@ bool Connection::loginTarget(const Startup& cs, std::string& rest) {
   if (answer == 'N') log().warn("session={} the target {} does not offer TLS", sid, grant_.target.name);
   // The target's certificate is checked against the target's pin before the vault credential
   // goes out; a pinned target that no longer offers TLS is refused (a downgrade).
-  const std::string seen = answer == 'S' ? target_->peerFingerprint() : "";
-  if (answer == 'N' && !grant_.target.host_key_fingerprint.empty()) {
+  if (answer == 'N' && proto::hasPin(grant_.target)) {
     fatal("08001", "Vigil refused: " + grant_.target.name + " has a pinned certificate but did not offer TLS.");
-    session_->end("host_key_mismatch", "pinned " + grant_.target.host_key_fingerprint + ", the target offered no TLS",
-                  from_client_, to_client_);
+    session_->end("host_key_mismatch", "pinned, but the target offered no TLS", from_client_, to_client_);
     return false;
   }
   if (answer == 'S') {
+    const std::string seen = target_->peerFingerprint();
     const auto pin = proto::checkTargetPin(grant_, gk_, sid, seen, "certificate", false);
     if (!pin.ok) {
       log().warn("session={} certificate of {} refused: {} ({})", sid, grant_.target.name, pin.reason, pin.detail);
@@ -251,7 +250,7 @@ bool Connection::loginTarget(const Startup& cs, std::string& rest) {
       return false;
     }
     if (pin.newly_pinned) session_->note("host_key_pinned", seen);
-    else if (grant_.target.host_key_fingerprint.empty()) session_->note("host_key_unpinned", "offered " + seen);
+    else if (pin.unpinned) session_->note("host_key_unpinned", "offered " + seen);
   }
   Startup ts;
   ts.version = kProtocol3;

@@ -40,13 +40,7 @@ std::string Stream::tlsDescription() const {
   return std::string(SSL_get_version(ssl_)) + " " + SSL_get_cipher_name(ssl_);
 }
 
-std::string Stream::peerFingerprint() const {
-  if (!ssl_) return "";
-  X509* cert = SSL_get1_peer_certificate(ssl_);
-  std::string fp = proto::certificateFingerprint(cert);
-  X509_free(cert);
-  return fp;
-}
+std::string Stream::peerFingerprint() const { return proto::peerCertificateFingerprint(ssl_); }
 
 bool Stream::acceptTls(SSL_CTX* ctx, std::string& error) {
   ssl_ = SSL_new(ctx);

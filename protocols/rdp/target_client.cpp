@@ -33,7 +33,11 @@ int verifyCertificate(freerdp* instance, const BYTE* data, size_t length, const 
         std::string_view(reinterpret_cast<const char*>(data), length));
     t->seen_fingerprint = seen;
     if (seen.empty()) {
-      t->pin = {false, false, "error", "unreadable certificate", "Vigil could not read the certificate of the target."};
+      t->pin = {};
+      t->pin.ok = false;
+      t->pin.reason = "error";
+      t->pin.detail = "unreadable certificate";
+      t->pin.message = "Vigil could not read the certificate of the target.";
       return 0;
     }
     const std::string sid = t->session_->id();

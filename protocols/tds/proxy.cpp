@@ -595,7 +595,7 @@ class Connection {
         return false;
       }
       if (pin.newly_pinned) session.note("host_key_pinned", seen);
-      else if (grant.target.host_key_fingerprint.empty()) session.note("host_key_unpinned", "offered " + seen);
+      else if (pin.unpinned) session.note("host_key_unpinned", "offered " + seen);
     }
     {
       proto::Credential cred = session.takeCredential();

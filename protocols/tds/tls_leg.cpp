@@ -106,11 +106,6 @@ bool TlsLeg::encrypt(std::string_view plain, std::string& out, std::string& erro
   return true;
 }
 
-std::string TlsLeg::peerFingerprint() const {
-  X509* cert = SSL_get1_peer_certificate(ssl_);
-  std::string fp = proto::certificateFingerprint(cert);
-  X509_free(cert);
-  return fp;
-}
+std::string TlsLeg::peerFingerprint() const { return proto::peerCertificateFingerprint(ssl_); }
 
 }  // namespace vigil::tds

@@ -445,12 +445,11 @@ bool SessionGatekeeper::pinHostKey(std::int64_t target_id, std::string_view fing
         e.source_addr = s->client_addr;
       }
     }
-    const auto& t = target;
     e.action = "host_key_pinned";
     e.object_type = "target";
     e.object_id = std::to_string(target_id);
     e.outcome = pinned ? "ok" : "denied";
-    json d{{"target", t ? t->name : ""}, {"fingerprint", fingerprint}, {"session", session_id}};
+    json d{{"target", target ? target->name : ""}, {"fingerprint", fingerprint}, {"session", session_id}};
     if (!pinned) d["reason"] = "already_pinned";
     e.details_json = d.dump(-1, ' ', false, json::error_handler_t::replace);
     store_.audit(e);

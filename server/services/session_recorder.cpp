@@ -246,6 +246,13 @@ std::string printableKeys(std::string_view s) {
 
 }  // namespace
 
+namespace {
+/// What the person reads when a block rule refused their command.
+std::string blockedNotice(const risk::Rule& rule) {
+  return "Vigil blocked this command: " + rule.description + " [rule " + rule.id + "]";
+}
+}  // namespace
+
 proto::InputDecision SessionRecorder::screenCommand(std::string_view command) {
   if (ended_ || !risk_) return {};
   auto v = risk_->evaluate(risk::MatchType::Command, command, offsetMs(), true);
@@ -255,7 +262,7 @@ proto::InputDecision SessionRecorder::screenCommand(std::string_view command) {
   event("command", std::string(command), R"({"exec":true,"blocked":true})");
   proto::InputDecision d;
   d.forward = false;
-  d.notice = "Vigil blocked this command: " + v.rule->description + " [rule " + v.rule->id + "]";
+  d.notice = blockedNotice(*v.rule);
   return d;
 }
 
@@ -294,7 +301,7 @@ proto::InputDecision SessionRecorder::screenInput(std::string_view bytes) {
     // for a fresh prompt. The line must be gone before the Ctrl-C: when the interrupt lands while
     // readline is busy, bash keeps its buffer and waits for a key.
     d.replacement = "\x05\x15\x03";
-    d.notice = "\r\nVigil blocked this command: " + v.rule->description + " [rule " + v.rule->id + "]\r\n";
+    d.notice = "\r\n" + blockedNotice(*v.rule) + "\r\n";
     return d;
   }
   return {};
