@@ -60,6 +60,44 @@ class Target:
         sh(f"runuser -u postgres -- {PGBIN}/pg_ctl -D {self.dir}/data -m fast stop", check=False)
 
 
+class Bouncer:
+    """PgBouncer (session pooling) between pgbench and the target: the obvious PostgreSQL proxy hop
+    without recording. TLS to the client and to the target, SCRAM-SHA-256 on both legs, like Vigil."""
+
+    def __init__(self, top, target):
+        self.dir = tempfile.mkdtemp(prefix="vigil-pgbouncer-", dir=top)
+        os.chmod(self.dir, 0o711)
+        self.port = free_port()
+        self.password = "bouncer-" + secrets.token_hex(8)
+        d = self.dir
+        sh(f"openssl req -x509 -newkey rsa:2048 -nodes -keyout {d}/key.pem -out {d}/cert.pem -days 2 -subj /CN=pgbouncer")
+        with open(d + "/userlist.txt", "w") as f:
+            f.write(f'"dba" "{self.password}"\n')
+        with open(d + "/pgbouncer.ini", "w") as f:
+            f.write(f"[databases]\nbench = host=127.0.0.1 port={target.port} dbname=bench user=dba password={target.password}\n"
+                    f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {self.port}\nunix_socket_dir =\n"
+                    f"auth_type = scram-sha-256\nauth_file = {d}/userlist.txt\npool_mode = session\n"
+                    f"max_client_conn = 100\ndefault_pool_size = 20\nlogfile = {d}/log\npidfile = {d}/pid\n"
+                    f"client_tls_sslmode = require\nclient_tls_key_file = {d}/key.pem\nclient_tls_cert_file = {d}/cert.pem\n"
+                    f"server_tls_sslmode = require\nlog_connections = 0\nlog_disconnections = 0\n")
+        sh(f"chown -R postgres {d} && chmod 600 {d}/key.pem {d}/userlist.txt")
+        sh(f"runuser -u postgres -- pgbouncer -d {d}/pgbouncer.ini")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        sys.exit("bench: pgbouncer did not start:\n" + open(d + "/log", errors="replace").read()[-2000:])
+
+    def stop(self):
+        try:
+            os.kill(int(open(self.dir + "/pid").read().strip()), 15)
+        except (OSError, ValueError):
+            pass
+
+
 def start_vigil(binary, top):
     dir_ = tempfile.mkdtemp(prefix="vigil-", dir=top)
     os.chmod(dir_, 0o711)
@@ -87,17 +125,31 @@ def start_vigil(binary, top):
     sys.exit("bench: vigil serve did not start:\n" + open(log_path, errors="replace").read()[-2000:])
 
 
-def pgbench(port, user, password, args):
+def pgbench(port, user, password, args, logdir=None):
     env = dict(os.environ, PGPASSWORD=password, PGSSLMODE="require")
-    out = sh(f"pgbench -h 127.0.0.1 -p {port} -U '{user}' {args} bench", env=env)
+    log = ""
+    if logdir:
+        for f in os.listdir(logdir):
+            os.unlink(os.path.join(logdir, f))
+        log = f" -l --log-prefix={logdir}/tx"
+    out = sh(f"pgbench -h 127.0.0.1 -p {port} -U '{user}' {args}{log} bench", env=env)
     if " -i " in f" {args} ":
         return None
     tps = float(re.search(r"tps = ([0-9.]+)", out).group(1))
-    lat = float(re.search(r"latency average = ([0-9.]+) ms", out).group(1))
     failed = re.search(r"number of failed transactions: (\d+)", out)
     if failed and int(failed.group(1)) != 0:
         sys.exit("bench: failed transactions\n" + out)
-    return tps, lat
+    lat = []
+    for f in os.listdir(logdir or "/nonexistent") if logdir else []:
+        with open(os.path.join(logdir, f)) as fh:
+            for line in fh:
+                parts = line.split()
+                if len(parts) >= 3:
+                    lat.append(int(parts[2]) / 1000.0)  # microseconds -> ms
+    lat.sort()
+    p50 = lat[len(lat) // 2] if lat else float("nan")
+    p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else float("nan")
+    return tps, p50, p99
 
 
 def main():
@@ -116,6 +168,7 @@ def main():
     top = tempfile.mkdtemp(prefix="vigil-pgb-", dir="/tmp")
     os.chmod(top, 0o711)
     target = Target(top)
+    bouncer = None
     proc = None
     try:
         proc, dir_, http_port, vport, initial_pw = start_vigil(os.path.abspath(binary), top)
@@ -132,17 +185,21 @@ def main():
                                                "secret_kind": "password", "secret": target.password})
         api.call("PUT", f"/api/v1/safes/{safe}/members/{u['id']}", {"permissions": ["connect"]})
         vuser = "bench%dba%pgbench"
+        bouncer = Bouncer(top, target)
+        logdir = tempfile.mkdtemp(prefix="tx-", dir=top)
         pgbench(target.port, "dba", target.password, f"-i -q -s {a.scale}")
         results = {}
         cases = [("select-only", "-S"), ("tpcb-like", "")]
         t0 = time.time()
         for name, flag in cases:
-            d, v = [], []
+            d, b, v = [], [], []
             for _ in range(a.rounds):
                 args = f"-n -c {a.clients} -j {min(a.clients, 2)} -T {a.seconds} {flag}"
-                d.append(pgbench(target.port, "dba", target.password, args))
-                v.append(pgbench(vport, vuser, pw, args))
-            results[name] = (d, v)
+                d.append(pgbench(target.port, "dba", target.password, args, logdir))
+                b.append(pgbench(bouncer.port, "dba", bouncer.password, args, logdir))
+                v.append(pgbench(vport, vuser, pw, args, logdir))
+                print(f"{name}: direct {d[-1][0]:.0f} tps, pgbouncer {b[-1][0]:.0f} tps, vigil {v[-1][0]:.0f} tps", flush=True)
+            results[name] = (d, b, v)
         elapsed_vigil = a.rounds * len(cases) * a.seconds
         pgpw = open(os.path.join(dir_, "data/pg/password")).read().strip()
         count = sh(f"PGPASSWORD='{pgpw}' runuser -u postgres -- psql -X -At -h {dir_}/data/pg/run -p 5432 -U vigil -d vigil "
@@ -151,18 +208,22 @@ def main():
     finally:
         if proc:
             stop(proc)
+        if bouncer:
+            bouncer.stop()
         target.stop()
         shutil.rmtree(top, ignore_errors=True)
 
     lines = []
-    lines.append(f"| case | direct tps (median) | through Vigil tps (median) | ratio | latency avg direct / Vigil |")
-    lines.append("|---|---:|---:|---:|---|")
-    for name, (d, v) in results.items():
-        dt = statistics.median(x[0] for x in d)
-        vt = statistics.median(x[0] for x in v)
-        dl = statistics.median(x[1] for x in d)
-        vl = statistics.median(x[1] for x in v)
-        lines.append(f"| {name} | {dt:.0f} | {vt:.0f} | {vt / dt:.2f} | {dl:.2f} ms / {vl:.2f} ms |")
+    lines.append("| case | direct tps | PgBouncer tps | Vigil tps | Vigil / direct | PgBouncer / direct | Vigil / PgBouncer "
+                 "| latency p50 direct / PgBouncer / Vigil | latency p99 direct / PgBouncer / Vigil |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---|---|")
+    med = statistics.median
+    for name, (d, b, v) in results.items():
+        dt, bt, vt = (med(x[0] for x in r) for r in (d, b, v))
+        p50 = " / ".join(f"{med(x[1] for x in r):.2f}" for r in (d, b, v))
+        p99 = " / ".join(f"{med(x[2] for x in r):.2f}" for r in (d, b, v))
+        lines.append(f"| {name} | {dt:.0f} | {bt:.0f} | {vt:.0f} | {vt / dt:.2f} | {bt / dt:.2f} | {vt / bt:.2f} "
+                     f"| {p50} ms | {p99} ms |")
     lines.append("")
     lines.append(f"Statements recorded (session_events of kind sql, pgbench -i included): {count} "
                  f"in {elapsed_vigil} s of pgbench through Vigil ≈ {int(count) / elapsed_vigil:.0f} statements/s.")
@@ -176,7 +237,9 @@ def main():
                    f"Command: `bench/postgres/run.sh --write --seconds {a.seconds} --clients {a.clients} --rounds {a.rounds} "
                    f"--scale {a.scale}`. A private PostgreSQL 15 target (TLS, SCRAM-SHA-256, fsync off), pgbench "
                    f"scale {a.scale}, {a.clients} clients, {a.seconds} s per run, {a.rounds} rounds alternating direct and "
-                   "through Vigil; both paths with sslmode=require. Through Vigil every statement is decoded, screened by "
+                   "through PgBouncer (session pooling: the same proxy hop without recording) and through Vigil; all paths with "
+                   "sslmode=require (TLS on both legs of the proxies, SCRAM-SHA-256 to the target). Latencies are per "
+                   "transaction (pgbench -l). Through Vigil every statement is decoded, screened by "
                    "the risk rules and recorded as a `sql` event.\n\n" + table + "\n")
         path = os.path.join(REPO, "docs/benchmarks.md")
         text = open(path).read()

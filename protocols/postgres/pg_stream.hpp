@@ -30,8 +30,8 @@ class Stream {
   /// Reads until `n` bytes arrived or `deadline`; false on EOF, error or timeout.
   bool readExact(char* buf, std::size_t n, std::chrono::steady_clock::time_point deadline);
   bool writeAll(std::string_view bytes);
-  /// Decrypted bytes already buffered by TLS (readable without waiting for the socket).
-  bool pending() const { return ssl_ && SSL_pending(ssl_) > 0; }
+  /// Bytes already buffered by TLS, decrypted or read ahead (readable without waiting for the socket).
+  bool pending() const { return ssl_ && SSL_has_pending(ssl_) == 1; }
   /// Waits up to `ms` for data; true when readable.
   bool waitReadable(int ms) const;
   void shutdownBoth();

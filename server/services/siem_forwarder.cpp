@@ -117,6 +117,11 @@ void SiemForwarder::housekeeping() {
       if (!db) {
         db = std::make_unique<pqxx::connection>(db_url_);
         wake = std::make_unique<Wake>(*db, "vigil_siem");
+        // The triggers fill the outbox only while a destination is configured (nodes of one
+        // cluster share the siem configuration, see docs/siem.md).
+        pqxx::work tx(*db);
+        tx.exec_params0("UPDATE siem_state SET enabled = $1 WHERE id = 1", !cfg_.siem.destinations.empty());
+        tx.commit();
       }
       long long numbered = 0;
       {
