@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""bench/postgres/run.sh: see there. Python 3 standard library, psql/pgbench/openssl on PATH."""
+"""bench/db/run.sh: see there. Python 3 standard library, psql/pgbench/openssl on PATH."""
 import argparse
 import datetime
 import os
@@ -234,7 +234,7 @@ def main():
         load = os.getloadavg()[0]
         section = (f"## PostgreSQL passthrough — {datetime.date.today()}, {os.cpu_count()} cores, {platform.machine()}, "
                    f"{kind} `vigil` (load average ≈ {load:.0f} at the end: shared machine)\n\n"
-                   f"Command: `bench/postgres/run.sh --write --seconds {a.seconds} --clients {a.clients} --rounds {a.rounds} "
+                   f"Command: `bench/db/run.sh --write --seconds {a.seconds} --clients {a.clients} --rounds {a.rounds} "
                    f"--scale {a.scale}`. A private PostgreSQL 15 target (TLS, SCRAM-SHA-256, fsync off), pgbench "
                    f"scale {a.scale}, {a.clients} clients, {a.seconds} s per run, {a.rounds} rounds alternating direct and "
                    "through PgBouncer (session pooling: the same proxy hop without recording) and through Vigil; all paths with "

@@ -7,7 +7,7 @@
 # per run, --rounds rounds; prints tps medians, the ratios, per-transaction latency p50/p99, and
 # the statements Vigil recorded per second. With --write, puts a "## PostgreSQL passthrough"
 # section into docs/benchmarks.md (replacing the previous one).
-# Usage: bench/postgres/run.sh [--write] [--seconds 10] [--clients 4] [--rounds 2] [--scale 5]
+# Usage: bench/db/run.sh [--write] [--seconds 10] [--clients 4] [--rounds 2] [--scale 5]
 # VIGIL_BIN selects the binary (default build-release/server/vigil, else build/server/vigil).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -15,4 +15,4 @@ cd "$(dirname "$0")/../.."
 if ! command -v pgbouncer >/dev/null; then
   apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends pgbouncer
 fi
-exec python3 bench/postgres/bench.py "$@"
+exec python3 bench/db/bench.py "$@"
