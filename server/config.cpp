@@ -283,7 +283,8 @@ Config fromNode(const YAML::Node& root) {
              }},
             {"sessions",
              [&](const YAML::Node& n, const std::string& k) {
-               applyMap(n, k, {{"launch_token_ttl_seconds", integer(c.sessions.launch_token_ttl_seconds, 1, 3600)}});
+               applyMap(n, k, {{"launch_token_ttl_seconds", integer(c.sessions.launch_token_ttl_seconds, 1, 3600)},
+                               {"moderation_wait_seconds", integer(c.sessions.moderation_wait_seconds, 1, 86400)}});
              }},
             {"risk",
              [&](const YAML::Node& n, const std::string& k) {

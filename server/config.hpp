@@ -120,6 +120,7 @@ struct RecordingsConfig {
 
 struct SessionsConfig {
   int launch_token_ttl_seconds = 60;
+  int moderation_wait_seconds = 300;  // moderated safes: how long a session waits for a moderator
 };
 
 struct RiskConfig {

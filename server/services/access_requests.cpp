@@ -63,14 +63,8 @@ bool isApprover(store::Store& st, std::int64_t safe_id, std::int64_t user_id) {
 ApprovalGate AccessRequests::gate(const store::User& user, const store::Account& account, const store::Safe& safe) {
   ApprovalGate g;
   auto p = store_.compliancePolicy(safe.id);
-  if (p && p->moderated) {
-    // A moderated safe needs a SOC watcher present at the start; until that is built, refusing
-    // is the only answer that does not let an unwatched session through.
-    g.ok = false;
-    g.reason = "moderation_unavailable";
-    g.message = "safe " + safe.name + " requires a SOC watcher (moderated sessions), which this Vigil version cannot enforce yet";
-    return g;
-  }
+  // A moderated safe: the session starts held until a SOC watcher joins (LiveSession).
+  g.moderated = p && p->moderated;
   if (!safe.policy.require_dual_authorization) return g;
   g.request_id = store_.usableAccessRequest(user.id, account.id);
   if (!g.request_id) {

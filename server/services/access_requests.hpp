@@ -25,6 +25,7 @@ struct ApprovalGate {
   std::string reason;   // audit reason code when refused
   std::string message;  // for the person
   std::optional<std::int64_t> request_id;  // the approved request used (safes that require one)
+  bool moderated = false;                  // the safe requires a SOC watcher for the session to run
 };
 
 class AccessRequests {

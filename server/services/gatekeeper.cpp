@@ -60,6 +60,7 @@ struct SessionGatekeeper::Check {
   std::string message;
   std::optional<store::Safe> safe;
   std::optional<std::int64_t> access_request_id;  // the approval used, on safes that require one
+  bool moderated = false;                         // the safe requires a SOC watcher
 };
 
 SessionGatekeeper::SessionGatekeeper(const Config& cfg, store::Store& store, Vault& vault, AuthService& auth)
@@ -115,6 +116,7 @@ SessionGatekeeper::Check SessionGatekeeper::check(const store::User& user, const
     return c;
   }
   c.access_request_id = approval.request_id;
+  c.moderated = approval.moderated;
   c.ok = true;
   return c;
 }
@@ -404,6 +406,8 @@ std::unique_ptr<proto::Session> SessionGatekeeper::startSession(const proto::Gra
     p.credential.secret = std::move(*secret);
     p.risk = risk_;
     p.encrypt = c.safe->policy.encrypt_recordings;
+    p.moderated = c.moderated;
+    p.moderation_wait_seconds = cfg_.sessions.moderation_wait_seconds;
     auto session = std::make_unique<SessionRecorder>(store_, events_, std::move(p));
 
     store::AuditEntry e;
@@ -417,6 +421,7 @@ std::unique_ptr<proto::Session> SessionGatekeeper::startSession(const proto::Gra
     e.details_json = json{{"account_id", account->id}, {"account_user", account->username},
                           {"target", account->target_name}, {"safe_id", c.safe->id}, {"safe", c.safe->name},
                           {"protocol", client.protocol}, {"via", s.via}, {"recorded", record},
+                          {"moderated", c.moderated},
                           {"access_request_id", c.access_request_id ? json(*c.access_request_id) : json(nullptr)}}
                          .dump(-1, ' ', false, json::error_handler_t::replace);
     store_.audit(e);

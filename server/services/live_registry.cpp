@@ -2,11 +2,23 @@
 
 #include <algorithm>
 
+#include "server/services/session_log.hpp"
+
 namespace vigil::services {
 
 void LiveSession::setScreenSource(std::function<std::string()> snapshot, int cols, int rows) {
   snapshot_ = std::move(snapshot);
   if (cols > 0 && rows > 0) cols_ = cols, rows_ = rows;
+}
+
+LiveSession::~LiveSession() {
+  {
+    std::lock_guard lk(mod_mu_);
+    mod_done_ = true;
+  }
+  mod_cv_.notify_all();
+  if (mod_thread_.joinable() && mod_thread_.get_id() != std::this_thread::get_id()) mod_thread_.join();
+  else if (mod_thread_.joinable()) mod_thread_.detach();
 }
 
 void LiveSession::publish(std::string_view bytes) {
@@ -17,6 +29,11 @@ void LiveSession::publish(std::string_view bytes) {
       continue;
     }
     (*it)->dropped("too slow: the watcher could not keep up and was dropped");
+    auto m = std::find(moderator_watchers_.begin(), moderator_watchers_.end(), it->get());
+    if (m != moderator_watchers_.end()) {
+      moderator_watchers_.erase(m);
+      moderatorsChanged(-1);
+    }
     it = watchers_.erase(it);
   }
 }
@@ -33,6 +50,12 @@ void LiveSession::ended(const std::string& reason) {
     control_ = nullptr;
     control_closed_ = true;
   }
+  {
+    std::lock_guard lk(mod_mu_);
+    mod_done_ = true;
+  }
+  mod_cv_.notify_all();
+  if (mod_thread_.joinable() && mod_thread_.get_id() != std::this_thread::get_id()) mod_thread_.join();
   std::vector<std::shared_ptr<LiveWatcher>> gone;
   {
     std::lock_guard lk(screen_mu_);
@@ -44,12 +67,16 @@ void LiveSession::ended(const std::string& reason) {
   for (auto& w : gone) w->dropped("session ended: " + reason);
 }
 
-bool LiveSession::addWatcher(const std::shared_ptr<LiveWatcher>& w) {
+bool LiveSession::addWatcher(const std::shared_ptr<LiveWatcher>& w, std::int64_t watcher_user_id) {
   std::lock_guard lk(screen_mu_);
   if (ended_) return false;
   w->resized(cols_, rows_);
   if (snapshot_ && !w->deliver(snapshot_())) return false;
   watchers_.push_back(w);
+  if (info_.moderated && watcher_user_id != 0 && watcher_user_id != info_.user_id) {
+    moderator_watchers_.push_back(w.get());
+    moderatorsChanged(+1);
+  }
   return true;
 }
 
@@ -60,6 +87,66 @@ void LiveSession::removeWatcher(const LiveWatcher* w) {
   if (it == watchers_.end()) return;
   keep = *it;
   watchers_.erase(it);
+  auto m = std::find(moderator_watchers_.begin(), moderator_watchers_.end(), w);
+  if (m != moderator_watchers_.end()) {
+    moderator_watchers_.erase(m);
+    moderatorsChanged(-1);
+  }
+}
+
+void LiveSession::moderatorsChanged(int delta) {
+  {
+    std::lock_guard lk(mod_mu_);
+    moderators_ += delta;
+    if (delta > 0) mod_ever_ = true;
+  }
+  mod_cv_.notify_all();
+}
+
+int LiveSession::moderatorCount() {
+  std::lock_guard lk(mod_mu_);
+  return moderators_;
+}
+
+void LiveSession::moderate() {
+  using Clock = std::chrono::steady_clock;
+  const int wait = std::max(1, info_.moderation_wait_seconds);
+  const std::string limit = " (the session ends after " + std::to_string(wait) + " s without one)";
+  bool paused = false, had_moderator;
+  Clock::time_point deadline;
+  std::unique_lock lk(mod_mu_);
+  while (!mod_done_) {
+    had_moderator = mod_ever_;
+    if (moderators_ == 0 && !paused) {
+      paused = true;
+      deadline = Clock::now() + std::chrono::seconds(wait);
+      const std::string msg = had_moderator
+                                  ? "the moderator left: your input is held until a moderator watches again" + limit
+                                  : "waiting for a moderator: this safe requires a SOC watcher, your input is held "
+                                    "until one joins" + limit;
+      lk.unlock();
+      sessionLog()->info("session={} moderated: {}", info_.id, had_moderator ? "no moderator any more" : "waiting for a moderator");
+      suspend(msg);
+      lk.lock();
+      continue;
+    }
+    if (moderators_ > 0 && paused) {
+      paused = false;
+      lk.unlock();
+      sessionLog()->info("session={} moderated: a moderator watches", info_.id);
+      resume();
+      lk.lock();
+      continue;
+    }
+    if (paused && Clock::now() >= deadline) {
+      lk.unlock();
+      sessionLog()->warn("session={} moderated: no moderator within {} s, terminating", info_.id, wait);
+      terminate("no moderator watched this session within " + std::to_string(wait) + " s (the safe requires one)");
+      return;
+    }
+    if (paused) mod_cv_.wait_until(lk, deadline);
+    else mod_cv_.wait(lk);
+  }
 }
 
 std::size_t LiveSession::watcherCount() {
@@ -68,8 +155,14 @@ std::size_t LiveSession::watcherCount() {
 }
 
 void LiveSession::setControl(proto::SessionControl* control) {
-  std::lock_guard lk(control_mu_);
-  control_ = control_closed_ ? nullptr : control;
+  {
+    std::lock_guard lk(control_mu_);
+    control_ = control_closed_ ? nullptr : control;
+    if (!control_) return;
+  }
+  // A moderated session starts held: the moderation thread suspends it until a moderator watches.
+  std::lock_guard lk(mod_mu_);
+  if (info_.moderated && !mod_thread_.joinable() && !mod_done_) mod_thread_ = std::thread([this] { moderate(); });
 }
 
 bool LiveSession::suspend(const std::string& message) {

@@ -9,6 +9,7 @@
 // watcher: each delivery is a non-blocking offer, and a watcher that refuses (its bounded
 // queue is full) is dropped with a reason.
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -17,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "protocols/session.hpp"
@@ -43,11 +45,17 @@ struct LiveInfo {
   std::int64_t user_id = 0;
   std::string username;
   std::int64_t safe_id = 0;
+  /// Moderated safe: the person's input is held (the session suspended) while no moderator — a
+  /// watcher other than the session's own user — watches; after `moderation_wait_seconds` without
+  /// one the session is terminated.
+  bool moderated = false;
+  int moderation_wait_seconds = 300;
 };
 
 class LiveSession {
  public:
   explicit LiveSession(LiveInfo info) : info_(std::move(info)) {}
+  ~LiveSession();
   const LiveInfo& info() const { return info_; }
 
   // ---- the session's thread
@@ -64,7 +72,9 @@ class LiveSession {
 
   // ---- any thread
   /// Adds a watcher: it gets the size and the snapshot, then the live stream. False if ended.
-  bool addWatcher(const std::shared_ptr<LiveWatcher>& w);
+  /// `watcher_user_id`: who watches (on a moderated session, anyone but the session's own user
+  /// is a moderator; 0 counts as nobody).
+  bool addWatcher(const std::shared_ptr<LiveWatcher>& w, std::int64_t watcher_user_id = 0);
   void removeWatcher(const LiveWatcher* w);
   std::size_t watcherCount();
 
@@ -75,8 +85,13 @@ class LiveSession {
   bool suspend(const std::string& message);
   bool resume();
   bool terminate(const std::string& reason);
+  /// Moderators watching now (0 on a session that is not moderated).
+  int moderatorCount();
 
  private:
+  void moderatorsChanged(int delta);  // with screen_mu_ held or not: only counts and wakes
+  void moderate();                    // the moderation thread (moderated sessions only)
+
   const LiveInfo info_;
   std::mutex screen_mu_;  // the session's screen and the watcher list
   std::function<std::string()> snapshot_;
@@ -86,6 +101,15 @@ class LiveSession {
   std::mutex control_mu_;
   proto::SessionControl* control_ = nullptr;
   bool control_closed_ = false;  // ended: no control is accepted again
+  // Moderation: watchers joining and leaving only count and wake the moderation thread, which is
+  // the one that suspends, resumes and terminates (no control call from a watcher's path).
+  std::vector<const LiveWatcher*> moderator_watchers_;  // guarded by screen_mu_
+  std::mutex mod_mu_;
+  std::condition_variable mod_cv_;
+  int moderators_ = 0;
+  bool mod_ever_ = false;  // a moderator has watched at some point
+  bool mod_done_ = false;
+  std::thread mod_thread_;
 };
 
 class LiveRegistry {

@@ -40,7 +40,15 @@ bool makePrivateDirs(const std::filesystem::path& dir) {
 
 SessionRecorder::SessionRecorder(store::Store& store, std::shared_ptr<SessionEventWriter> events, Params params)
     : store_(store), events_(std::move(events)), p_(std::move(params)) {
-  live_ = LiveRegistry::instance().add({p_.id, p_.node, p_.grant.user_id, p_.grant.username, p_.grant.safe_id});
+  LiveInfo info;
+  info.id = p_.id;
+  info.node = p_.node;
+  info.user_id = p_.grant.user_id;
+  info.username = p_.grant.username;
+  info.safe_id = p_.grant.safe_id;
+  info.moderated = p_.moderated;
+  info.moderation_wait_seconds = p_.moderation_wait_seconds;
+  live_ = LiveRegistry::instance().add(std::move(info));
   if (p_.risk) risk_ = p_.risk->openSession({p_.id, p_.grant.user_id, p_.grant.username});
 }
 

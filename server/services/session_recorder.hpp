@@ -45,6 +45,8 @@ class SessionRecorder : public proto::Session {
     proto::Credential credential;
     std::shared_ptr<RiskService> risk;  // null: no risk rules
     bool encrypt = false;  // the safe encrypts recordings at rest (needs RecordingSealing)
+    bool moderated = false;  // the safe requires a SOC watcher (see LiveInfo)
+    int moderation_wait_seconds = 300;
   };
   SessionRecorder(store::Store& store, std::shared_ptr<SessionEventWriter> events, Params params);
   /// Without end(): ends with reason "error".

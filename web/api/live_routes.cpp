@@ -165,11 +165,12 @@ class SocketWatcher : public services::LiveWatcher {
 
 class WatchEndpoint : public WebSocketEndpoint {
  public:
-  WatchEndpoint(std::shared_ptr<services::LiveSession> session, std::string who)
-      : session_(std::move(session)), who_(std::move(who)) {}
+  WatchEndpoint(std::shared_ptr<services::LiveSession> session, std::string who, std::int64_t user_id)
+      : session_(std::move(session)), who_(std::move(who)), user_id_(user_id) {}
   void onOpen(std::shared_ptr<WebSocketConnection> conn) override {
     watcher_ = std::make_shared<SocketWatcher>(conn);
-    if (!session_->addWatcher(watcher_)) {
+    // On a moderated session this watcher (unless it is the session's own user) is a moderator.
+    if (!session_->addWatcher(watcher_, user_id_)) {
       conn->sendText(R"({"type":"closed","message":"session ended"})");
       conn->close(WsCloseCode::normal, "session ended");
     }
@@ -189,6 +190,7 @@ class WatchEndpoint : public WebSocketEndpoint {
   }
   std::shared_ptr<services::LiveSession> session_;
   const std::string who_;
+  const std::int64_t user_id_;
   std::shared_ptr<SocketWatcher> watcher_;
   std::atomic<bool> warned_{false};
 };
@@ -250,7 +252,7 @@ std::shared_ptr<WebSocketEndpoint> openLiveSocket(ApiDeps& deps, LiveFeed& feed,
   }
   ctx.audit("session_watch", "session", id, "ok", json{{"node", s->node}, {"user", s->username}});
   liveApiLog()->info("session={} watched by {} from {}", id, ctx.user().username, req.remote_addr);
-  return std::make_shared<WatchEndpoint>(std::move(live), ctx.user().username + "@" + req.remote_addr);
+  return std::make_shared<WatchEndpoint>(std::move(live), ctx.user().username + "@" + req.remote_addr, ctx.user().id);
 }
 
 void addLiveRoutes(std::vector<Route>& r) {

@@ -1,5 +1,6 @@
 #pragma once
-// Two real `vigil serve` nodes ("node-a", "node-b") on one external PostgreSQL, one real private
+// Two real `vigil serve` nodes ("node-a", "node-b"; B holds a moderated session 3 s without a
+// moderator, A the default 300 s) on one external PostgreSQL, one real private
 // sshd as the target, users with the roles and safe permissions the SOC tests need, a TLS
 // WebSocket client (portal cookie + Origin) and helpers that drive the real `ssh` client.
 #include <sys/wait.h>
@@ -184,7 +185,8 @@ class World {
     tmp_ = vigil::test::makeTempDir("vigil-live");
     // Node B: the same database and the same master key (so it opens the same vault).
     b_ = std::make_unique<VigilServer>("database: {url: \"" + pg_.url() + "\", pool_size: 4}\nnode: {name: node-b}\n" +
-                                       "master_key_file: " + a_.server().dataDir() + "/master.key\n");
+                                       "master_key_file: " + a_.server().dataDir() + "/master.key\n" +
+                                       "sessions: {moderation_wait_seconds: 3}\n");
     if (b_->port() == 0) throw std::runtime_error("node B did not start: " + b_->output());
     b_admin_ = std::make_shared<HttpsClient>(b_->port());
     auto l = b_admin_->login("admin", a_.su().password);

@@ -338,3 +338,81 @@ TEST_CASE("bad input: unknown or malformed session ids, malformed JSON, unknown 
   sh.p->type("exit\r");
   CHECK(sh.p->wait() == 0);
 }
+
+namespace {
+/// The live safe is moderated while this lives.
+struct Moderated {
+  Moderated() { REQUIRE(set(true)); }
+  ~Moderated() { set(false); }
+  static bool set(bool on) {
+    auto& w = world();
+    return w.a().admin().put("/api/v1/safes/" + S(w.safe) + "/compliance", {{"moderated", on}}).status == 200;
+  }
+};
+}  // namespace
+
+TEST_CASE("a moderated safe: alice's input is held until a SOC watcher joins, and again when the watcher leaves",
+          "[integration][live][moderated]") {
+  auto& w = world();
+  Moderated moderated;
+  auto known = w.activeSessions();
+  PtyProcess p(w.sshArgs(w.token()), 100, 30);
+  REQUIRE(p.waitFor("waiting for a moderator", 10000));
+  const std::string id = w.newActiveSession(known);
+  // Held: what alice types does not reach the target.
+  const std::string marker = "/tmp/vigil-moderated-" + randomHex(6);
+  p.type("touch " + marker + "\r");
+  std::this_thread::sleep_for(700ms);
+  CHECK_FALSE(fileExists(marker));
+  {
+    // alice may not moderate herself (she has no monitor_live: 403); monitor may.
+    WsClient self(w.a().port());
+    CHECK(self.connect(watchPath(id), w.alice.client->cookie()));
+    WsClient mod(w.a().port());
+    REQUIRE(!mod.connect(watchPath(id), w.monitor.client->cookie()));
+    REQUIRE(p.waitFor("[Vigil] session resumed", 5000));
+    p.type("echo moderated-$((6*7))\r");
+    REQUIRE(p.waitFor("moderated-42"));
+    CHECK(mod.readUntil("moderated-42"));
+  }
+  // The moderator left: held again, and alice is told why.
+  REQUIRE(p.waitFor("the moderator left", 5000));
+  const std::string marker2 = marker + "-2";
+  p.type("touch " + marker2 + "\r");
+  std::this_thread::sleep_for(700ms);
+  CHECK_FALSE(fileExists(marker2));
+  REQUIRE(w.soc.http().post("/api/v1/sessions/" + id + "/terminate", {{"reason", "test over"}}).status == 200);
+  CHECK(p.wait(5000) != -1);
+  CHECK_FALSE(fileExists(marker));
+  // The timeline shows each hold and release; session_start says the session was moderated.
+  int suspends = 0, resumes = 0;
+  for (auto& e : w.lifecycle(id)) {
+    const std::string a = e["details"].value("action", "");
+    suspends += a == "suspend";
+    resumes += a == "resume";
+  }
+  CHECK(suspends == 2);
+  CHECK(resumes == 1);
+  bool start_moderated = false;
+  for (auto& row : w.a().audit(w.alice.username, "session_start"))
+    if (row["object_id"] == id) start_moderated = row["details"].value("moderated", false);
+  CHECK(start_moderated);
+}
+
+TEST_CASE("a moderated session nobody watches ends after the configured wait, saying why", "[integration][live][moderated]") {
+  auto& w = world();
+  Moderated moderated;
+  auto known = w.activeSessions();
+  PtyProcess p(w.sshArgs(w.token(true), true), 100, 30);  // node B waits 3 s
+  REQUIRE(p.waitFor("waiting for a moderator", 10000));
+  const std::string id = w.newActiveSession(known);
+  CHECK(p.wait(10000) != -1);
+  CHECK(contains(p.output(), "no moderator watched this session within 3 s"));
+  json s = w.session(id);
+  for (int i = 0; i < 50 && s.value("end_reason", "").empty(); ++i) {  // written as the session ends
+    std::this_thread::sleep_for(100ms);
+    s = w.session(id);
+  }
+  CHECK(s["end_reason"] == "terminated");
+  CHECK(contains(s["end_detail"].get<std::string>(), "no moderator"));
+}

@@ -4,6 +4,9 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <vector>
 #include <thread>
 
 #include "server/services/live_registry.hpp"
@@ -114,4 +117,91 @@ TEST_CASE("control calls racing the proxy's withdrawal never use a withdrawn con
   }
   s->ended("error");
   LiveRegistry::instance().remove("s4");
+}
+
+namespace {
+// Calls arrive on the moderation thread: kept under a lock, waited for with a bound.
+struct ModControl : vigil::proto::SessionControl {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::string> calls;
+  void add(std::string c) {
+    std::lock_guard lk(mu);
+    calls.push_back(std::move(c));
+    cv.notify_all();
+  }
+  void suspend(const std::string& m) override { add("suspend:" + m); }
+  void resume() override { add("resume"); }
+  void terminate(const std::string& r) override { add("terminate:" + r); }
+  /// Waits until `n` calls arrived (5 s at most); returns the n-th ("" on time-out).
+  std::string waitCall(std::size_t n) {
+    std::unique_lock lk(mu);
+    cv.wait_for(lk, std::chrono::seconds(5), [&] { return calls.size() >= n; });
+    return calls.size() >= n ? calls[n - 1] : "";
+  }
+  std::size_t count() {
+    std::lock_guard lk(mu);
+    return calls.size();
+  }
+};
+}  // namespace
+
+TEST_CASE("a moderated session is held until a moderator watches, held again when they leave, ended without one",
+          "[live][registry][moderated]") {
+  LiveInfo info{"mod1", "n", 7, "alice", 1};
+  info.moderated = true;
+  info.moderation_wait_seconds = 1;
+  auto s = LiveRegistry::instance().add(info);
+  ModControl c;
+  s->setControl(&c);
+  CHECK(c.waitCall(1).rfind("suspend:waiting for a moderator", 0) == 0);
+
+  // alice watching her own session is no moderator.
+  auto self = std::make_shared<Collect>();
+  REQUIRE(s->addWatcher(self, 7));
+  CHECK(s->moderatorCount() == 0);
+  auto soc = std::make_shared<Collect>();
+  REQUIRE(s->addWatcher(soc, 9));
+  CHECK(s->moderatorCount() == 1);
+  CHECK(c.waitCall(2) == "resume");
+  // Held for longer than the wait while a moderator watches: nothing happens.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+  CHECK(c.count() == 2);
+
+  s->removeWatcher(soc.get());
+  CHECK(c.waitCall(3).rfind("suspend:the moderator left", 0) == 0);
+  // Nobody comes back within the wait: terminated, with the reason.
+  CHECK(c.waitCall(4).rfind("terminate:no moderator watched this session within 1 s", 0) == 0);
+  s->ended("terminated");
+  LiveRegistry::instance().remove("mod1");
+}
+
+TEST_CASE("a moderator dropped as too slow counts as gone; an unmoderated session is never held",
+          "[live][registry][moderated]") {
+  LiveInfo info{"mod2", "n", 7, "alice", 1};
+  info.moderated = true;
+  info.moderation_wait_seconds = 30;
+  auto s = LiveRegistry::instance().add(info);
+  ModControl c;
+  auto slow = std::make_shared<Collect>();
+  slow->limit = 4;
+  REQUIRE(s->addWatcher(slow, 9));  // a moderator before the proxy is ready: never held
+  s->setControl(&c);
+  {
+    auto lk = s->lockScreen();
+    s->publish("more than four bytes");
+  }
+  CHECK(slow->why.rfind("too slow", 0) == 0);
+  CHECK(c.waitCall(1).rfind("suspend:the moderator left", 0) == 0);
+  s->ended("client_closed");  // ends promptly although the wait has 30 s to go
+  CHECK(c.count() == 1);
+  LiveRegistry::instance().remove("mod2");
+
+  auto plain = LiveRegistry::instance().add({"mod3", "n", 7, "alice", 1});
+  ModControl p;
+  plain->setControl(&p);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(p.count() == 0);
+  plain->ended("client_closed");
+  LiveRegistry::instance().remove("mod3");
 }
