@@ -2,6 +2,8 @@
 // private sshd appears on the page (pushed over the SOC WebSocket); Watch shows its output
 // live in a read-only xterm.js; Suspend stops the user's keystrokes (a file the user tries to
 // create does not appear), Resume restores them, Terminate ends the user's ssh with the reason.
+// On a moderated safe another user's session is listed as needing a moderator and its input is
+// held until the SOC presses Watch.
 //
 //   npm ci && npm run build:web && VIGIL_BIN=build/server/vigil node --test tests/browser/live.test.mjs
 import { describe, it, after } from 'node:test';
@@ -22,6 +24,8 @@ let page;
 let failed = false;
 let account;
 let ssh; // { proc, out, exited }
+let ssh2; // the operator's session on the moderated safe
+let safeId;
 const marker = `/tmp/vigil-live-browser-${randomBytes(4).toString('hex')}`;
 
 function step(name, fn) {
@@ -84,6 +88,7 @@ describe('Live sessions page end to end', { timeout: 15 * 60_000 }, () => {
   after(async () => {
     try {
       if (ssh && ssh.exitCode === null) ssh.proc.kill('SIGKILL');
+      if (ssh2 && ssh2.exitCode === null) ssh2.proc.kill('SIGKILL');
       await session.close();
     } finally {
       await server.stop();
@@ -95,6 +100,7 @@ describe('Live sessions page end to end', { timeout: 15 * 60_000 }, () => {
   step('an account on the sshd is set up and the user connects with the real ssh client', async () => {
     server.admin.password = await loginThroughPortal(page, server.url, server.admin.username, server.admin.password);
     const safe = await apiCall(page, 'POST', '/safes', { name: 'Live', policy: { allowed_protocols: ['ssh'], record_sessions: true } });
+    safeId = safe.id;
     const target = await apiCall(page, 'POST', '/targets', {
       name: 'sshd', protocol: 'ssh', address: '127.0.0.1', port: sshd.port, host_key_fingerprint: sshd.hostKeyFingerprint,
     });
@@ -170,5 +176,39 @@ describe('Live sessions page end to end', { timeout: 15 * 60_000 }, () => {
     await page.locator('#live-watch-status[data-state=closed]').waitFor({ timeout: 10_000 });
     await page.locator('#live-table').waitFor({ state: 'detached', timeout: 10_000 });
     await session.screenshot('live-terminated');
+  });
+
+  step('a moderated safe: another user’s session waits for a moderator; Watch lets it run', async () => {
+    const opPassword = `Op-${randomBytes(8).toString('hex')}`;
+    const op = await apiCall(page, 'POST', '/users', { username: 'operator1', roles: [], password: opPassword });
+    await apiCall(page, 'PUT', `/safes/${safeId}/members/${op.id}`, { permissions: ['connect'] });
+    await apiCall(page, 'PUT', `/safes/${safeId}/compliance`, { moderated: true });
+    const context = await session.browser.newContext({ ignoreHTTPSErrors: true });
+    let token;
+    try {
+      const opPage = await context.newPage();
+      await loginThroughPortal(opPage, server.url, 'operator1', opPassword);
+      token = (await apiCall(opPage, 'POST', `/accounts/${account.id}/launch`, {})).token;
+    } finally {
+      await context.close();
+    }
+    ssh2 = startSsh(server.sshPort, token);
+    await waitForOutput(ssh2, 'waiting for a moderator', 15_000);
+    await page.locator('#live-table .live-needs-moderator').waitFor({ timeout: 20_000 });
+    await session.screenshot('live-needs-moderator');
+    ssh2.proc.stdin.write(`touch ${marker}-held\n`);
+    await new Promise((r) => setTimeout(r, 800));
+    assert.equal(existsSync(`${marker}-held`), false, 'input reached the target before a moderator watched');
+    await page.locator('#live-table .live-watch-btn').first().click();
+    await page.locator('#live-watch-status[data-state=watching]').waitFor({ timeout: 20_000 });
+    await waitForOutput(ssh2, 'session resumed', 10_000);
+    ssh2.proc.stdin.write('echo moderated-$((6*7))\n');
+    await waitForOutput(ssh2, 'moderated-42');
+    await page.locator('#live-table .live-needs-moderator').waitFor({ state: 'detached', timeout: 10_000 });
+    assert.ok(await page.locator('#live-table .badge', { hasText: 'moderated' }).count() >= 1);
+    ssh2.proc.stdin.write('exit\n');
+    await Promise.race([ssh2.exited, new Promise((_, rej) => setTimeout(() => rej(new Error('ssh did not end')), 10_000))]);
+    assert.equal(existsSync(`${marker}-held`), false);
+    await apiCall(page, 'PUT', `/safes/${safeId}/compliance`, { moderated: false });
   });
 });

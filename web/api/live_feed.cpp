@@ -5,13 +5,24 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "server/services/live_registry.hpp"
+
 namespace vigil::web {
 namespace {
 
 using json = nlohmann::json;
 
+/// "waiting" (held for a moderator), "moderated" (one watches), null: not moderated, or hosted
+/// by another node (moderation is tracked where the session runs).
+json moderationOf(const std::string& id) {
+  auto live = services::LiveRegistry::instance().find(id);
+  if (!live || !live->info().moderated) return nullptr;
+  return live->moderatorCount() > 0 ? "moderated" : "waiting";
+}
+
 json liveSessionJson(const store::SessionRecord& s) {
   return json{{"id", s.id},
+              {"moderation", moderationOf(s.id)},
               {"node", s.node},
               {"user_id", s.user_id ? json(*s.user_id) : json(nullptr)},
               {"username", s.username},

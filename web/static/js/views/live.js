@@ -49,6 +49,16 @@ export function render(root) {
   const matches = (s, q) => !q || [s.username, s.account_user, s.target_name, s.node, s.client_addr, s.protocol, s.safe_name]
     .some((v) => String(v || '').toLowerCase().includes(q));
 
+  // Moderated safes: a session waits (its user's input held) until someone watches it.
+  const moderationBadge = (s) => {
+    if (s.moderation === 'moderated') return badge('moderated', 'neutral');
+    if (s.moderation !== 'waiting') return null;
+    const b = badge('needs a moderator', 'warn');
+    b.title = 'Held until a SOC watcher watches it: press Watch';
+    b.classList.add('live-needs-moderator');
+    return b;
+  };
+
   const renderTable = () => {
     const q = filter.value.trim().toLowerCase();
     const rows = sessions.filter((s) => matches(s, q));
@@ -60,7 +70,7 @@ export function render(root) {
     const head = h('tr', {}, ...['User', 'Account', 'Target', 'Protocol', 'Client', 'Node', 'Duration', 'Risk', '']
       .map((t) => h('th', { scope: 'col', text: t })));
     const body = rows.map((s) => h('tr', { dataset: { sessionId: s.id }, class: 'live-row' },
-      h('td', { text: s.username }),
+      h('td', {}, s.username, ' ', moderationBadge(s)),
       h('td', { text: s.account_user }),
       h('td', { text: s.target_name }),
       h('td', { text: `${s.protocol}${s.via === 'web' ? ' (web)' : ''}` }),
@@ -70,8 +80,8 @@ export function render(root) {
       h('td', {}, badge(String(s.risk_score || 0), s.risk_score > 0 ? 'warn' : 'neutral')),
       h('td', {}, h('button', { type: 'button', class: 'btn btn-small live-watch-btn', text: 'Watch',
         onClick: () => openWatch(s) }))));
-    replace(tableHost, h('table', { class: 'table', id: 'live-table' },
-      h('caption', { class: 'sr-only', text: 'Active sessions' }), h('thead', {}, head), h('tbody', {}, ...body)));
+    replace(tableHost, h('div', { class: 'table-wrap' }, h('table', { class: 'data-table', id: 'live-table' },
+      h('caption', { class: 'visually-hidden', text: 'Active sessions' }), h('thead', {}, head), h('tbody', {}, ...body))));
   };
   filter.addEventListener('input', renderTable);
   const ticker = setInterval(() => {
