@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   vigil::cli::addPlay(app, g, run);
   vigil::cli::addRetention(app, g, run);
   vigil::cli::addVerify(app, g, run);
+  vigil::cli::addEvidence(app, g, run);
   // `vigil serve -c file` as well as `vigil -c file serve`: subcommands pass unknown options up.
   std::function<void(CLI::App*)> fallthrough = [&](CLI::App* a) {
     for (auto* sub : a->get_subcommands({})) {

@@ -28,5 +28,6 @@ void addRecordings(CLI::App& app, GlobalOptions& g, std::function<int()>& run); 
 void addPlay(CLI::App& app, GlobalOptions& g, std::function<int()>& run);
 void addRetention(CLI::App& app, GlobalOptions& g, std::function<int()>& run);  // retention run
 void addVerify(CLI::App& app, GlobalOptions& g, std::function<int()>& run);  // verify <session> | --audit
+void addEvidence(CLI::App& app, GlobalOptions& g, std::function<int()>& run);  // evidence export
 
 }  // namespace vigil::cli

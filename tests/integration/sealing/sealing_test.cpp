@@ -4,9 +4,11 @@
 // say what happened and where.
 #include <sys/stat.h>
 
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <thread>
 
 #include "integration/ssh_e2e/ssh_env.hpp"
@@ -75,20 +77,11 @@ class SealWorld {
   }
 
   vigil::test::CommandResult verify(const std::string& args) { return env_.server().cli("verify " + args); }
+  const std::string& tmp() const { return tmp_; }
 
   Principal alice;
   std::int64_t plain_safe = 0, enc_safe = 0, plain_account = 0, enc_account = 0;
 
- private:
-  std::size_t count(std::int64_t account) { return sessionsOf(account).size(); }
-  std::vector<json> sessionsOf(std::int64_t account_id) {
-    auto r = env_.admin().get("/api/v1/sessions?account_id=" + S(account_id) + "&limit=200");
-    REQUIRE(r.status == 200);
-    const json body = r.json();
-    std::vector<json> out;
-    for (auto& s : body["items"]) out.push_back(s);
-    return out;
-  }
   std::int64_t makeSafe(bool encrypt) {
     auto r = env_.admin().post("/api/v1/safes", {{"name", uniq("seal-safe")}, {"policy", {{"encrypt_recordings", encrypt}}}});
     INFO(r.body);
@@ -114,6 +107,18 @@ class SealWorld {
     INFO(r.body);
     REQUIRE(r.status == 201);
     return r.json()["id"];
+  }
+
+
+ private:
+  std::size_t count(std::int64_t account) { return sessionsOf(account).size(); }
+  std::vector<json> sessionsOf(std::int64_t account_id) {
+    auto r = env_.admin().get("/api/v1/sessions?account_id=" + S(account_id) + "&limit=200");
+    REQUIRE(r.status == 200);
+    const json body = r.json();
+    std::vector<json> out;
+    for (auto& s : body["items"]) out.push_back(s);
+    return out;
   }
 
   Env env_;
@@ -337,4 +342,121 @@ TEST_CASE("the audit log is a hash chain: concurrent inserts stay chained, an ed
   CHECK(j["problems"][0]["kind"] == "deleted");
   CHECK(std::to_string(j["problems"][0]["id"].get<std::int64_t>()) == after);
   CHECK(contains(j["problems"][0]["detail"].get<std::string>(), "chain positions " + seq));
+}
+
+namespace {
+std::string todayUtc() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char b[16];
+  std::strftime(b, sizeof b, "%Y-%m-%d", &tm);
+  return b;
+}
+vigil::test::CommandResult verifyBundle(const std::string& dir, const std::string& extra = "") {
+  auto& w = sealWorld();
+  return vigil::test::runCommand("python3 " + dir + "/verify.py " + dir + " --public-key " +
+                                 w.env().server().dataDir() + "/recording-signing.key.pub " + extra + " 2>&1");
+}
+}  // namespace
+
+TEST_CASE("an evidence bundle verifies offline, and the offline verifier finds each kind of tampering",
+          "[sealing][evidence][ssh]") {
+  auto& w = sealWorld();
+  // A safe of its own: the other cases tamper with their recordings on purpose.
+  const std::int64_t safe = w.makeSafe(true);
+  const std::int64_t account = w.makeAccount(safe, w.makeTarget(uniq("evidence")));
+  const std::string a = w.session(account, "ev-one"), b = w.session(account, "ev-two");
+  const std::string out = w.tmp() + "/bundle-" + api_test::randomHex(4);
+  auto ex = w.env().server().cli("evidence export --from " + todayUtc() + " --to " + todayUtc() + " --safe " + S(safe) +
+                                 " --out " + out + " --json");
+  INFO(ex.output);
+  REQUIRE(ex.exit_code == 0);
+  const json sum = json::parse(ex.output.substr(ex.output.find('{')));
+  CHECK(sum["sessions"] == 2);
+  CHECK(sum["sealed"] == 2);
+  CHECK(contains(ex.output, "[2/2] session"));  // progress
+  // The report lists both sessions; the recordings are there as stored (encrypted: no plaintext).
+  const std::string csv = slurp(out + "/report.csv");
+  CHECK(contains(csv, a));
+  CHECK(contains(csv, b));
+  const std::string rec_a = out + "/sessions/" + a + "/recording.cast.zst";
+  REQUIRE(fs::exists(rec_a));
+  CHECK(slurp(rec_a) == slurp(w.file(a)));
+  CHECK_FALSE(contains(slurp(rec_a), "ev-one"));
+
+  auto ok = verifyBundle(out);
+  INFO(ok.output);
+  CHECK(ok.exit_code == 0);
+  CHECK(contains(ok.output, "INTACT: session " + a));
+  CHECK(contains(ok.output, "INTACT: session " + b));
+  CHECK(contains(ok.output, "bundle index valid"));
+
+  // One flipped byte in chunk 1 of a: modified, chunk 1 named; the signed index notices it too.
+  std::istringstream idx(slurp(out + "/sessions/" + a + "/chunks.txt"));
+  std::uint64_t n, off, len;
+  std::string h;
+  REQUIRE(idx >> n >> off >> len >> h);
+  REQUIRE(idx >> n >> off >> len >> h);  // chunk 1
+  flipByte(rec_a, off + 1);
+  auto flipped = verifyBundle(out);
+  INFO(flipped.output);
+  CHECK(flipped.exit_code == 1);
+  CHECK(contains(flipped.output, "MODIFIED: session " + a + ": chunk 1 (byte offset " + std::to_string(off) + ")"));
+  CHECK(contains(flipped.output, "recording.cast.zst: its SHA-256 differs"));
+  CHECK(contains(flipped.output, "INTACT: session " + b));
+  flipByte(rec_a, off + 1);  // back as it was
+  REQUIRE(verifyBundle(out).exit_code == 0);
+
+  // b's last chunk cut off: truncated.
+  const std::string rec_b = out + "/sessions/" + b + "/recording.cast.zst";
+  const std::string whole_b = slurp(rec_b);
+  std::uint64_t last_off = 0;
+  std::istringstream idx_b(slurp(out + "/sessions/" + b + "/chunks.txt"));
+  while (idx_b >> n >> off >> len >> h) last_off = off;
+  fs::resize_file(rec_b, last_off);
+  auto cut = verifyBundle(out);
+  INFO(cut.output);
+  CHECK(cut.exit_code == 1);
+  CHECK(contains(cut.output, "TRUNCATED: session " + b));
+  { std::ofstream(rec_b, std::ios::binary | std::ios::trunc) << whole_b; }
+
+  // The report edited after export: the signed bundle index says which file.
+  const std::string csv_path = out + "/report.csv";
+  { std::ofstream(csv_path, std::ios::binary | std::ios::app) << "forged,row\r\n"; }
+  auto forged = verifyBundle(out);
+  INFO(forged.output);
+  CHECK(forged.exit_code == 1);
+  CHECK(contains(forged.output, "BUNDLE: report.csv: its SHA-256 differs"));
+  { std::ofstream(csv_path, std::ios::binary | std::ios::trunc) << csv; }
+
+  // A manifest edited (e.g. to match a doctored recording): its signature fails.
+  const std::string man = out + "/sessions/" + a + "/manifest.txt";
+  const std::string manifest = slurp(man);
+  std::string doctored = manifest;
+  doctored.replace(doctored.find("\"chunk_count\":"), 14, "\"chunk_count\": ");
+  { std::ofstream(man, std::ios::binary | std::ios::trunc) << doctored; }
+  auto edited = verifyBundle(out);
+  INFO(edited.output);
+  CHECK(edited.exit_code == 1);
+  CHECK(contains(edited.output, "MODIFIED: session " + a + ": the manifest's signature is not valid"));
+  { std::ofstream(man, std::ios::binary | std::ios::trunc) << manifest; }
+
+  // Checked against a key the auditor does not trust: refused.
+  auto other = vigil::test::runCommand("python3 " + out + "/verify.py " + out +
+                                       " --public-key AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= 2>&1");
+  INFO(other.output);
+  CHECK(other.exit_code == 1);
+  CHECK(contains(other.output, "not a key you trust"));
+  CHECK(verifyBundle(out).exit_code == 0);
+
+  // Bad input: a non-empty directory, a malformed date; the export is audited.
+  auto again = w.env().server().cli("evidence export --from " + todayUtc() + " --to " + todayUtc() + " --out " + out);
+  CHECK(again.exit_code == 1);
+  CHECK(contains(again.output, "not empty"));
+  auto bad = w.env().server().cli("evidence export --from yesterday --to " + todayUtc() + " --out " + out + "-x");
+  CHECK(bad.exit_code == 2);
+  CHECK(contains(bad.output, "YYYY-MM-DD"));
+  CHECK_FALSE(fs::exists(out + "-x"));
+  CHECK(w.env().psql("SELECT count(*) FROM audit_log WHERE action = 'evidence_export' AND outcome = 'ok'") != "0");
 }
