@@ -126,6 +126,10 @@ describe('Portal: access requests (dual authorization)', { timeout: 15 * 60_000 
 
   step('the approver approves it with a comment, from the keyboard', async () => {
     await loginThroughPortal(page, server.url, server.admin.username, server.admin.password);
+    // The approver is told in the top bar: one request awaits their decision.
+    await page.locator('#nav-awaiting-count', { hasText: /^1$/ }).waitFor({ timeout: 10_000 });
+    assert.match(await page.locator('#nav a[data-route="access-requests"]').getAttribute('aria-label'), /1 awaiting your decision/);
+    await session.screenshot('approver-notified');
     await page.click('#nav a[data-route="access-requests"]');
     await page.locator('#awaiting-requests table').waitFor();
     const approve = page.locator('#awaiting-requests button[data-approve]').first();
@@ -139,6 +143,7 @@ describe('Portal: access requests (dual authorization)', { timeout: 15 * 60_000 
     await page.keyboard.press('Enter');  // the dialog's Approve button
     await page.locator('#decision-comment').waitFor({ state: 'detached' });
     await page.locator('#awaiting-requests .state-title', { hasText: 'Nothing to approve' }).waitFor();
+    await page.locator('#nav-awaiting-count').waitFor({ state: 'detached', timeout: 10_000 });
     await session.screenshot('approved');
     await logout();
   });

@@ -6,6 +6,7 @@ import {
   setManagesSafes, managesSafes, ROLE_LABELS,
 } from './session.js';
 import { badge, emptyState, notify, clearToasts } from './ui.js';
+import { startApprovalCount, stopApprovalCount, refreshApprovalCount } from './approval-count.js';
 import * as loginView from './views/login.js';
 import * as myAccountsView from './views/my-accounts.js';
 import * as safesView from './views/safes.js';
@@ -126,6 +127,7 @@ async function startSession(body) {
     }
   }
   renderTopbar();
+  if (!body.user.must_change_password) startApprovalCount();
 }
 
 /** Re-reads the session (GET /me): roles, flags, CSRF token; redraws the top bar. */
@@ -166,6 +168,7 @@ async function logout() {
   } catch (error) {
     if (error.status !== 401) failure = error;
   }
+  stopApprovalCount();
   clearSession();
   clearToasts();
   for (const dialog of document.querySelectorAll('dialog')) dialog.close();
@@ -196,6 +199,7 @@ function route() {
   // A one-time password must be replaced first: the server refuses everything else until then.
   if (currentUser().must_change_password && r.path !== 'profile') { navigate('profile'); return; }
   markActiveNav(path);
+  refreshApprovalCount();
   document.title = `${r.title} · Vigil`;
   if (!r.allowed()) {
     main.append(emptyState('No access', 'Your roles do not include access to this page. Ask a Vigil superuser if you need it.'));
@@ -209,6 +213,7 @@ function route() {
 
 api.setUnauthenticatedHandler(() => {
   if (!currentUser()) return;
+  stopApprovalCount();
   clearSession();
   clearToasts();
   for (const dialog of document.querySelectorAll('dialog')) dialog.close();

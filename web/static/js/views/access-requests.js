@@ -1,6 +1,7 @@
 // "Access requests" (dual authorization, issue 8): requests waiting for my approval, with
 // Approve / Reject and a comment, and my own requests with their status and decisions.
 import * as api from '../api.js';
+import { refreshApprovalCount } from '../approval-count.js';
 import { h, replace, formatTime } from '../dom.js';
 import { pageHeader, loadInto, dataTable, emptyState, badge, formDialog, field, notify, confirmAction } from '../ui.js';
 
@@ -53,7 +54,7 @@ export function render(root) {
     h('h2', { id: 'awaiting-title', text: 'Waiting for my approval' }), awaiting,
     h('h2', { id: 'mine-title', text: 'My requests' }), mine);
 
-  const reloadAll = () => { loadAwaiting(); loadMine(); };
+  const reloadAll = () => { loadAwaiting(); loadMine(); refreshApprovalCount(); };
   const loadAwaiting = loadInto(awaiting, () => api.get('/access-requests?view=awaiting'), (body) => {
     const items = api.itemsOf(body);
     if (!items.length) return emptyState('Nothing to approve', 'Requests you may decide appear here.');
