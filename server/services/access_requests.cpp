@@ -71,6 +71,11 @@ ApprovalGate AccessRequests::gate(const store::User& user, const store::Account&
     g.ok = false;
     g.reason = "approval_required";
     g.message = kApprovalRequired;
+    return g;
+  }
+  if (auto r = store_.accessRequestById(*g.request_id)) {
+    g.window_end = parseTime(r->window_to);
+    g.window_to = r->window_to;
   }
   return g;
 }

@@ -26,6 +26,8 @@ struct ApprovalGate {
   std::string message;  // for the person
   std::optional<std::int64_t> request_id;  // the approved request used (safes that require one)
   bool moderated = false;                  // the safe requires a SOC watcher for the session to run
+  std::optional<long long> window_end;     // the approval's window_to (seconds since the epoch): sessions end then
+  std::string window_to;                   // the same, as the request shows it
 };
 
 class AccessRequests {

@@ -61,6 +61,8 @@ struct SessionGatekeeper::Check {
   std::optional<store::Safe> safe;
   std::optional<std::int64_t> access_request_id;  // the approval used, on safes that require one
   bool moderated = false;                         // the safe requires a SOC watcher
+  std::optional<long long> window_end;            // the approval's window end: the session ends then
+  std::string window_to;
 };
 
 SessionGatekeeper::SessionGatekeeper(const Config& cfg, store::Store& store, Vault& vault, AuthService& auth)
@@ -117,6 +119,8 @@ SessionGatekeeper::Check SessionGatekeeper::check(const store::User& user, const
   }
   c.access_request_id = approval.request_id;
   c.moderated = approval.moderated;
+  c.window_end = approval.window_end;
+  c.window_to = approval.window_to;
   c.ok = true;
   return c;
 }
@@ -407,6 +411,11 @@ std::unique_ptr<proto::Session> SessionGatekeeper::startSession(const proto::Gra
     p.risk = risk_;
     p.encrypt = c.safe->policy.encrypt_recordings;
     p.moderated = c.moderated;
+    if (c.window_end) {
+      p.ends_at = std::chrono::system_clock::time_point(std::chrono::seconds(*c.window_end));
+      p.ends_reason = "the approved access window ended at " + c.window_to + " (access request " +
+                      std::to_string(*c.access_request_id) + ")";
+    }
     p.moderation_wait_seconds = cfg_.sessions.moderation_wait_seconds;
     auto session = std::make_unique<SessionRecorder>(store_, events_, std::move(p));
 

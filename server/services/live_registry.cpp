@@ -108,16 +108,26 @@ int LiveSession::moderatorCount() {
   return moderators_;
 }
 
-void LiveSession::moderate() {
+void LiveSession::watch() {
   using Clock = std::chrono::steady_clock;
   const int wait = std::max(1, info_.moderation_wait_seconds);
   const std::string limit = " (the session ends after " + std::to_string(wait) + " s without one)";
+  // The window end as a steady deadline (immune to clock steps while the session runs).
+  const auto ends = info_.ends_at ? Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                                       *info_.ends_at - std::chrono::system_clock::now())
+                                  : Clock::time_point::max();
   bool paused = false, had_moderator;
-  Clock::time_point deadline;
+  Clock::time_point deadline = Clock::time_point::max();
   std::unique_lock lk(mod_mu_);
   while (!mod_done_) {
+    if (Clock::now() >= ends) {
+      lk.unlock();
+      sessionLog()->info("session={} {}: terminating", info_.id, info_.ends_reason);
+      terminate(info_.ends_reason);
+      return;
+    }
     had_moderator = mod_ever_;
-    if (moderators_ == 0 && !paused) {
+    if (info_.moderated && moderators_ == 0 && !paused) {
       paused = true;
       deadline = Clock::now() + std::chrono::seconds(wait);
       const std::string msg = had_moderator
@@ -130,8 +140,9 @@ void LiveSession::moderate() {
       lk.lock();
       continue;
     }
-    if (moderators_ > 0 && paused) {
+    if (info_.moderated && moderators_ > 0 && paused) {
       paused = false;
+      deadline = Clock::time_point::max();
       lk.unlock();
       sessionLog()->info("session={} moderated: a moderator watches", info_.id);
       resume();
@@ -144,8 +155,9 @@ void LiveSession::moderate() {
       terminate("no moderator watched this session within " + std::to_string(wait) + " s (the safe requires one)");
       return;
     }
-    if (paused) mod_cv_.wait_until(lk, deadline);
-    else mod_cv_.wait(lk);
+    const auto wake = std::min(deadline, ends);
+    if (wake == Clock::time_point::max()) mod_cv_.wait(lk);
+    else mod_cv_.wait_until(lk, wake);
   }
 }
 
@@ -160,9 +172,11 @@ void LiveSession::setControl(proto::SessionControl* control) {
     control_ = control_closed_ ? nullptr : control;
     if (!control_) return;
   }
-  // A moderated session starts held: the moderation thread suspends it until a moderator watches.
+  // A moderated session starts held: the watchdog suspends it until a moderator watches; it also
+  // ends the session when its approval window does.
   std::lock_guard lk(mod_mu_);
-  if (info_.moderated && !mod_thread_.joinable() && !mod_done_) mod_thread_ = std::thread([this] { moderate(); });
+  if ((info_.moderated || info_.ends_at) && !mod_thread_.joinable() && !mod_done_)
+    mod_thread_ = std::thread([this] { watch(); });
 }
 
 bool LiveSession::suspend(const std::string& message) {

@@ -50,6 +50,10 @@ struct LiveInfo {
   /// one the session is terminated.
   bool moderated = false;
   int moderation_wait_seconds = 300;
+  /// The session is terminated at this time with this reason (the end of the approval window of
+  /// a dual-authorization safe).
+  std::optional<std::chrono::system_clock::time_point> ends_at;
+  std::string ends_reason;
 };
 
 class LiveSession {
@@ -90,7 +94,7 @@ class LiveSession {
 
  private:
   void moderatorsChanged(int delta);  // with screen_mu_ held or not: only counts and wakes
-  void moderate();                    // the moderation thread (moderated sessions only)
+  void watch();                       // the session's watchdog: moderation and the window end
 
   const LiveInfo info_;
   std::mutex screen_mu_;  // the session's screen and the watcher list

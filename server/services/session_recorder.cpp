@@ -48,6 +48,8 @@ SessionRecorder::SessionRecorder(store::Store& store, std::shared_ptr<SessionEve
   info.safe_id = p_.grant.safe_id;
   info.moderated = p_.moderated;
   info.moderation_wait_seconds = p_.moderation_wait_seconds;
+  info.ends_at = p_.ends_at;
+  info.ends_reason = p_.ends_reason;
   live_ = LiveRegistry::instance().add(std::move(info));
   if (p_.risk) risk_ = p_.risk->openSession({p_.id, p_.grant.user_id, p_.grant.username});
 }

@@ -46,6 +46,8 @@ class SessionRecorder : public proto::Session {
     std::shared_ptr<RiskService> risk;  // null: no risk rules
     bool encrypt = false;  // the safe encrypts recordings at rest (needs RecordingSealing)
     bool moderated = false;  // the safe requires a SOC watcher (see LiveInfo)
+    std::optional<std::chrono::system_clock::time_point> ends_at;  // the approval's window end
+    std::string ends_reason;
     int moderation_wait_seconds = 300;
   };
   SessionRecorder(store::Store& store, std::shared_ptr<SessionEventWriter> events, Params params);

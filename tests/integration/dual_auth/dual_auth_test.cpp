@@ -400,3 +400,36 @@ TEST_CASE("a moderated safe still needs the approval: moderation holds the sessi
   REQUIRE(w.env.admin().put("/api/v1/safes/" + S(w.safe) + "/compliance", {{"moderated", false}}).status == 200);
   CHECK(w.launch(w.alice).status == 201);
 }
+
+TEST_CASE("a session opened under an approval ends when the approval's window does", "[dual_auth][integration][window]") {
+  auto& w = dualWorld();
+  auto r = w.alice.http().post("/api/v1/access-requests",
+                               {{"account_id", w.account}, {"reason", "short change window"},
+                                {"window_from", rfc3339(now() - 60)}, {"window_to", rfc3339(now() + 6)}});
+  INFO(r.body);
+  REQUIRE(r.status == 201);
+  const std::int64_t id = r.json()["id"];
+  // Only this approval may be usable (earlier cases leave longer ones behind).
+  w.env.psql("UPDATE access_requests SET window_from = now() - interval '2 hours', window_to = now() - interval '1 second'"
+             " WHERE status IN ('approved', 'pending') AND id <> " + S(id));
+  REQUIRE(w.decide(w.bob, id, "approve").status == 200);
+  auto l = w.launch(w.alice);
+  INFO(l.body);
+  REQUIRE(l.status == 201);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto run = w.sshToken(l.json()["token"], "echo started; sleep 40; echo never");
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  INFO(run.out << run.err);
+  CHECK(contains(run.out, "started"));
+  CHECK_FALSE(contains(run.out, "never"));
+  CHECK(took < 30);
+  CHECK(contains(run.out + run.err, "approved access window ended"));
+  json s = w.newestSession();
+  for (int i = 0; i < 50 && s["end_reason"].is_null(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    s = w.newestSession();
+  }
+  CHECK(s["access_request_id"] == id);
+  CHECK(s["end_reason"] == "terminated");
+  CHECK(contains(s.value("end_detail", ""), "access request " + S(id)));
+}

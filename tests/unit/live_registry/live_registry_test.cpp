@@ -205,3 +205,21 @@ TEST_CASE("a moderator dropped as too slow counts as gone; an unmoderated sessio
   plain->ended("client_closed");
   LiveRegistry::instance().remove("mod3");
 }
+
+TEST_CASE("a session with an end time is terminated then, with its reason, moderated or not", "[live][registry][window]") {
+  for (bool moderated : {false, true}) {
+    LiveInfo info{moderated ? "win2" : "win1", "n", 7, "alice", 1};
+    info.moderated = moderated;
+    info.ends_at = std::chrono::system_clock::now() + std::chrono::milliseconds(300);
+    info.ends_reason = "the approved access window ended";
+    auto s = LiveRegistry::instance().add(info);
+    ModControl c;
+    const auto t0 = std::chrono::steady_clock::now();
+    s->setControl(&c);
+    const std::size_t expect = moderated ? 2 : 1;  // a moderated one was held first
+    CHECK(c.waitCall(expect) == "terminate:the approved access window ended");
+    CHECK(std::chrono::steady_clock::now() - t0 >= std::chrono::milliseconds(250));
+    s->ended("terminated");
+    LiveRegistry::instance().remove(info.id);
+  }
+}
