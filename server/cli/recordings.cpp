@@ -136,7 +136,7 @@ std::variant<std::pair<store::SessionRecord, std::string>, int> loadRecording(Ru
   // An encrypted recording needs the master keyring (the vault) to be read.
   if (recorder::isEncryptedRecording(file)) {
     rt.openVault(false);
-    services::installRecordingKeys(*rt.vault);
+    services::installRecordingKeys(*rt.vault, *rt.store);
   }
   return std::make_pair(*s, std::move(file));
 }

@@ -77,9 +77,10 @@ int serve(const GlobalOptions& g) {
   if (fresh) rt.openVault(true);
   // Recordings are hash-chained and sealed with this node's key, kept outside the database.
   auto sealing = std::make_shared<services::RecordingSealing>(
-      crypto::Ed25519Signer::loadOrCreate(services::recordingSigningKeyPath(rt.cfg.data_dir)), rt.vault.get());
+      crypto::Ed25519Signer::loadOrCreate(services::recordingSigningKeyPath(rt.cfg.data_dir)), rt.vault.get(),
+      rt.store.get());
   services::RecordingSealing::install(sealing);
-  services::installRecordingKeys(*rt.vault);
+  services::installRecordingKeys(*rt.vault, *rt.store);
   char host[256] = "localhost";
   gethostname(host, sizeof host - 1);
   if (ensureSelfSignedCertificate(cfg.certPath(), cfg.keyPath(), {"localhost", host}))

@@ -56,13 +56,18 @@ std::filesystem::path recordingSigningKeyPath(const std::filesystem::path& data_
   return data_dir / "recording-signing.key";
 }
 
-void installRecordingKeys(const Vault& vault) {
-  recorder::setDataKeyUnwrapper([&vault](const recorder::WrappedDataKey& k) -> std::optional<crypto::SecureBytes> {
+void installRecordingKeys(const Vault& vault, store::Store& store) {
+  recorder::setDataKeyUnwrapper([&vault, &store](const recorder::WrappedDataKey& k) -> std::optional<crypto::SecureBytes> {
     try {
       crypto::Envelope env;
-      env.master_key_id = k.master_key_id;
-      env.wrapped_key = crypto::base64Decode(k.wrapped_key_b64);
-      env.ciphertext = crypto::base64Decode(k.sealed_key_b64);
+      if (auto current = store.recordingKey(k.session_id)) {
+        env = std::move(*current);  // re-wrapped by every `vault rekey`
+      } else {
+        env.master_key_id = k.master_key_id;
+        env.wrapped_key = crypto::base64Decode(k.wrapped_key_b64);
+        env.ciphertext = crypto::base64Decode(k.sealed_key_b64);
+      }
+      // The owner binds the envelope to this session: a key row of another recording fails here.
       auto key = vault.unseal(env, owner(k.session_id));
       if (!key || key->size() != 32) return std::nullopt;
       return crypto::SecureBytes(key->begin(), key->end());
@@ -72,8 +77,9 @@ void installRecordingKeys(const Vault& vault) {
   });
 }
 
-RecordingSealing::RecordingSealing(std::unique_ptr<crypto::Ed25519Signer> signer, const Vault* vault)
-    : signer_(std::move(signer)), vault_(vault) {}
+RecordingSealing::RecordingSealing(std::unique_ptr<crypto::Ed25519Signer> signer, const Vault* vault,
+                                   store::Store* store)
+    : signer_(std::move(signer)), vault_(vault), store_(store) {}
 
 void RecordingSealing::install(std::shared_ptr<RecordingSealing> s) {
   std::lock_guard lock(g_mu);
@@ -101,6 +107,14 @@ std::shared_ptr<RecordingSealing::Writer> RecordingSealing::attach(const std::st
     crypto::SecureBytes key = crypto::randomSecureBytes(32);
     const crypto::Envelope env =
         vault_->seal(std::string_view(reinterpret_cast<const char*>(key.data()), key.size()), owner(session_id));
+    if (store_) {
+      try {
+        store_->insertRecordingKey(session_id, env);
+      } catch (const std::exception& e) {
+        error = std::string("cannot store the recording key: ") + e.what();
+        return nullptr;
+      }
+    }
     recorder::WrappedDataKey wk{session_id, env.master_key_id,
                                 crypto::base64Encode(env.wrapped_key.data(), env.wrapped_key.size()),
                                 crypto::base64Encode(env.ciphertext.data(), env.ciphertext.size())};

@@ -26,12 +26,15 @@ namespace vigil::services {
 /// <data_dir>/recording-signing.key
 std::filesystem::path recordingSigningKeyPath(const std::filesystem::path& data_dir);
 
-/// Lets this process's recording readers open encrypted recordings (the vault must outlive it).
-void installRecordingKeys(const Vault& vault);
+/// Lets this process's recording readers open encrypted recordings (the vault and the store must
+/// outlive it). The data key's envelope is taken from recording_keys (kept current by `vault
+/// rekey`), else from the file's first line (recordings made before that table).
+void installRecordingKeys(const Vault& vault, store::Store& store);
 
 class RecordingSealing {
  public:
-  RecordingSealing(std::unique_ptr<crypto::Ed25519Signer> signer, const Vault* vault);
+  /// `store`: where the data keys of encrypted recordings are kept (recording_keys).
+  RecordingSealing(std::unique_ptr<crypto::Ed25519Signer> signer, const Vault* vault, store::Store* store = nullptr);
   /// The process-wide instance (set by `vigil serve`); null: recordings are not sealed.
   static void install(std::shared_ptr<RecordingSealing> s);
   static std::shared_ptr<RecordingSealing> current();
@@ -59,6 +62,7 @@ class RecordingSealing {
  private:
   std::unique_ptr<crypto::Ed25519Signer> signer_;
   const Vault* vault_;
+  store::Store* store_;
 };
 
 /// Builds the manifest text (canonical JSON) and its signature.

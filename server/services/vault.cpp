@@ -55,6 +55,7 @@ std::optional<crypto::SecureString> Vault::accountSecret(std::int64_t account_id
 }
 
 static std::string ownerOf(const store::Store::WrappedSecret& s) {
+  if (s.table == "recording_keys") return "recording:" + s.session_id;  // as RecordingSealing wraps it
   return s.table == "accounts" ? "account:" + std::to_string(s.id) : "user:" + std::to_string(s.id) + ":totp";
 }
 

@@ -150,15 +150,18 @@ std::vector<Store::WrappedSecret> Store::secretsNotUnder(const std::string& curr
   return inRead(*pool_, [&](pqxx::nontransaction& tx) {
     std::vector<WrappedSecret> out;
     auto r = tx.exec_params(
-        "(SELECT 'accounts', id, secret_key_id, encode(secret_wrapped_key, 'hex'), encode(secret_ciphertext, 'hex')"
+        "(SELECT 'accounts', id, secret_key_id, encode(secret_wrapped_key, 'hex'), encode(secret_ciphertext, 'hex'), ''"
         "  FROM accounts WHERE secret_key_id <> $1 ORDER BY id LIMIT $2)"
         " UNION ALL "
-        "(SELECT 'users', id, totp_key_id, encode(totp_wrapped_key, 'hex'), encode(totp_ciphertext, 'hex')"
-        "  FROM users WHERE totp_key_id IS NOT NULL AND totp_key_id <> $1 ORDER BY id LIMIT $2)",
+        "(SELECT 'users', id, totp_key_id, encode(totp_wrapped_key, 'hex'), encode(totp_ciphertext, 'hex'), ''"
+        "  FROM users WHERE totp_key_id IS NOT NULL AND totp_key_id <> $1 ORDER BY id LIMIT $2)"
+        " UNION ALL "
+        "(SELECT 'recording_keys', id, key_id, encode(wrapped_key, 'hex'), encode(ciphertext, 'hex'), session_id::text"
+        "  FROM recording_keys WHERE key_id <> $1 ORDER BY id LIMIT $2)",
         current_id, limit);
     for (const auto& row : r)
       out.push_back({row[0].c_str(), row[1].as<std::int64_t>(),
-                     crypto::Envelope{row[2].c_str(), fromHex(row[3]), fromHex(row[4])}});
+                     crypto::Envelope{row[2].c_str(), fromHex(row[3]), fromHex(row[4])}, row[5].c_str()});
     return out;
   });
 }
@@ -167,11 +170,15 @@ bool Store::rewrapSecret(const WrappedSecret& old_row, const crypto::Envelope& r
   return inTx(*pool_, [&](pqxx::work& tx) {
     // Compare-and-set on the old key id and data key: a secret rotated meanwhile (even one sealed
     // under the old key just before the rekey began) is left alone; the next pass re-reads it.
-    const std::string sql = old_row.table == "accounts"
-        ? "UPDATE accounts SET secret_key_id = $2, secret_wrapped_key = $3::bytea WHERE id = $1 AND secret_key_id = $4"
-          " AND secret_wrapped_key = $5::bytea"
-        : "UPDATE users SET totp_key_id = $2, totp_wrapped_key = $3::bytea WHERE id = $1 AND totp_key_id = $4"
-          " AND totp_wrapped_key = $5::bytea";
+    const std::string sql =
+        old_row.table == "accounts"
+            ? "UPDATE accounts SET secret_key_id = $2, secret_wrapped_key = $3::bytea WHERE id = $1 AND secret_key_id = $4"
+              " AND secret_wrapped_key = $5::bytea"
+        : old_row.table == "users"
+            ? "UPDATE users SET totp_key_id = $2, totp_wrapped_key = $3::bytea WHERE id = $1 AND totp_key_id = $4"
+              " AND totp_wrapped_key = $5::bytea"
+            : "UPDATE recording_keys SET key_id = $2, wrapped_key = $3::bytea WHERE id = $1 AND key_id = $4"
+              " AND wrapped_key = $5::bytea";
     return tx.exec_params(sql, old_row.id, rewrapped.master_key_id, toPgBytea(rewrapped.wrapped_key),
                           old_row.env.master_key_id, toPgBytea(old_row.env.wrapped_key)).affected_rows() == 1;
   });
@@ -181,8 +188,27 @@ std::int64_t Store::countSecretsNotUnder(const std::string& current_id) {
   return inRead(*pool_, [&](pqxx::nontransaction& tx) {
     return tx.exec_params(
         "SELECT (SELECT count(*) FROM accounts WHERE secret_key_id <> $1)"
-        " + (SELECT count(*) FROM users WHERE totp_key_id IS NOT NULL AND totp_key_id <> $1)",
+        " + (SELECT count(*) FROM users WHERE totp_key_id IS NOT NULL AND totp_key_id <> $1)"
+        " + (SELECT count(*) FROM recording_keys WHERE key_id <> $1)",
         current_id)[0][0].as<std::int64_t>();
+  });
+}
+
+void Store::insertRecordingKey(const std::string& session_id, const crypto::Envelope& env) {
+  inTx(*pool_, [&](pqxx::work& tx) {
+    tx.exec_params0("INSERT INTO recording_keys(session_id, key_id, wrapped_key, ciphertext)"
+                    " VALUES ($1::uuid, $2, $3::bytea, $4::bytea)",
+                    session_id, env.master_key_id, toPgBytea(env.wrapped_key), toPgBytea(env.ciphertext));
+  });
+}
+
+std::optional<crypto::Envelope> Store::recordingKey(const std::string& session_id) {
+  return inRead(*pool_, [&](pqxx::nontransaction& tx) -> std::optional<crypto::Envelope> {
+    auto r = tx.exec_params("SELECT key_id, encode(wrapped_key, 'hex'), encode(ciphertext, 'hex') FROM recording_keys"
+                            " WHERE session_id = $1::uuid",
+                            session_id);
+    if (r.empty()) return std::nullopt;
+    return crypto::Envelope{r[0][0].c_str(), fromHex(r[0][1]), fromHex(r[0][2])};
   });
 }
 

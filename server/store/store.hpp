@@ -194,14 +194,18 @@ class Store {
   void retireVaultKeysExcept(const std::string& key_id);
   /// Every envelope wrapped with a key other than `current_id`: account secrets and TOTP secrets.
   struct WrappedSecret {
-    std::string table;  // "accounts" or "users"
+    std::string table;  // "accounts", "users" or "recording_keys"
     std::int64_t id;
     crypto::Envelope env;
+    std::string session_id;  // recording_keys: the recording's session (its envelope owner)
   };
   std::vector<WrappedSecret> secretsNotUnder(const std::string& current_id, int limit);
   /// Replaces only the wrapped key and key id, if the row still has `old_key_id`.
   bool rewrapSecret(const WrappedSecret& old_row, const crypto::Envelope& rewrapped);
   std::int64_t countSecretsNotUnder(const std::string& current_id);
+  /// The wrapped data key of an encrypted recording (sql/0011_recording_keys.sql).
+  void insertRecordingKey(const std::string& session_id, const crypto::Envelope& env);
+  std::optional<crypto::Envelope> recordingKey(const std::string& session_id);
 
   // ---- audit
   void audit(const AuditEntry& e);

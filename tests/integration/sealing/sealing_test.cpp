@@ -460,3 +460,37 @@ TEST_CASE("an evidence bundle verifies offline, and the offline verifier finds e
   CHECK_FALSE(fs::exists(out + "-x"));
   CHECK(w.env().psql("SELECT count(*) FROM audit_log WHERE action = 'evidence_export' AND outcome = 'ok'") != "0");
 }
+
+TEST_CASE("encrypted recordings still play after `vigil vault rekey` retired the master key they were made under",
+          "[sealing][ssh][encryption][rekey]") {
+  auto& w = sealWorld();
+  const std::string marker = uniq("REKEYMARK");
+  const auto id = w.session(w.enc_account, marker);
+  const std::string key_before = w.env().psql("SELECT key_id FROM recording_keys WHERE session_id = '" + id + "'");
+  REQUIRE_FALSE(key_before.empty());
+  const std::string file_before = slurp(w.file(id));
+
+  auto rekey = w.env().server().cli("vault rekey");
+  INFO(rekey.output);
+  REQUIRE(rekey.exit_code == 0);
+  const std::string key_after = w.env().psql("SELECT key_id FROM recording_keys WHERE session_id = '" + id + "'");
+  CHECK(key_after != key_before);  // re-wrapped with the new master key
+  CHECK(w.env().psql("SELECT count(*) FROM vault_keys WHERE key_id = '" + key_before + "' AND retired_at IS NULL") == "0");
+  CHECK(slurp(w.file(id)) == file_before);  // the file (and so its seal) is untouched
+
+  // The running server and the CLI both still decrypt it; the seal still verifies.
+  auto index = w.env().admin().get("/api/v1/sessions/" + id + "/playback/index");
+  REQUIRE(index.status == 200);
+  const std::int64_t dur = index.json()["duration_ms"];
+  auto pb = w.env().admin().get("/api/v1/sessions/" + id + "/playback?from_ms=0&to_ms=" + std::to_string(dur + 1000));
+  INFO(pb.body.substr(0, 300));
+  REQUIRE(pb.status == 200);
+  CHECK(contains(pb.body, "line5-" + marker));
+  auto ex = w.env().server().cli("recordings export " + id + " --format asciicast");
+  CHECK(ex.exit_code == 0);
+  CHECK(contains(ex.output, "line2-" + marker));
+  CHECK(verifyJson(id, 0)["status"] == "intact");
+  // A recording made after the rekey is wrapped with the new key from the start.
+  const auto later = w.session(w.enc_account, marker + "b");
+  CHECK(w.env().psql("SELECT key_id FROM recording_keys WHERE session_id = '" + later + "'") == key_after);
+}
