@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "server/services/access_report.hpp"
 #include "server/services/compliance_log.hpp"
 
 namespace vigil::services {
@@ -42,15 +43,6 @@ std::optional<long long> parseTime(const std::string& s) {
     return t - off;
   }
   return std::nullopt;
-}
-
-std::string formatTime(long long t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 bool isApprover(store::Store& st, std::int64_t safe_id, std::int64_t user_id) {
@@ -149,8 +141,8 @@ std::optional<store::AccessRequest> AccessRequests::create(const store::User& us
   r.account_id = account->id;
   r.reason = nr.reason;
   r.ticket_id = nr.ticket_id;
-  r.window_from = formatTime(*from);
-  r.window_to = formatTime(*to);
+  r.window_from = isoTime(*from);
+  r.window_to = isoTime(*to);
   auto created = store_.createAccessRequest(r);
   audit(&user, source_addr, "access_request_create", created, "ok", json{{"reason", created.reason}}.dump());
   complianceLog()->info("access request {} by {} for {}@{} (safe {})", created.id, user.username, created.account_user,
