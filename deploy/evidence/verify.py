@@ -17,10 +17,12 @@ What it checks:
 Pass --public-key with the key(s) you obtained from the Vigil operator out of band; without it the
 keys in the bundle are reported (with their SHA-256) but trusted as given.
 
-Per session: INTACT, MODIFIED (naming the first bad chunk and its byte offset), TRUNCATED, or
-UNSEALED (the recording was never sealed: it was still running or its node crashed; the chained
-prefix is checked). Exit code: 0 everything intact, 1 any tampering or a bad signature, 2 usage
-error or an unreadable bundle, 3 only unsealed recordings besides intact ones.
+Per session: INTACT, MODIFIED (naming the first bad chunk and its byte offset), TRUNCATED,
+MISSING (recorded, not deleted by retention, but the file was gone at export), UNSEALED (the
+recording was never sealed: it was still running or its node crashed; the chained prefix is
+checked) or NO_RECORDING. Exit code: 0 everything intact, 1 any tampering, a missing recording or
+a bad signature, 2 usage error or an unreadable bundle, 3 only unsealed recordings besides intact
+ones.
 """
 import argparse
 import base64
@@ -88,12 +90,20 @@ def check_chain(data, entries):
     return None, 0, len(entries), h.hex(), False
 
 
-def verify_session(sdir, trusted):
+def verify_session(sdir, trusted, expected):
+    """`expected`: the recording state bundle.json gives the session (sealed, unsealed, missing, ...)."""
     res = {"session_id": os.path.basename(sdir), "status": "", "message": "", "bad_chunk": None, "bad_offset": None}
     files = sorted(os.listdir(sdir))
     recording = next((f for f in files if f.startswith("recording")), None)
+    if recording is None and expected in ("sealed", "unsealed"):
+        res.update(status="modified", message="the recording listed by the bundle was removed from it")
+        return res
+    if recording is None and expected == "missing":
+        res.update(status="missing", message="the session was recorded and not deleted by retention, but its "
+                                             "recording file was gone from the Vigil server at export")
+        return res
     if recording is None:
-        res.update(status="no_recording", message="the session has no recording in the bundle")
+        res.update(status="no_recording", message="the session has no recording (not recorded, or deleted by retention)")
         return res
     data = read(os.path.join(sdir, recording))
     entries = parse_chunks(read(os.path.join(sdir, "chunks.txt"), "r")) if "chunks.txt" in files else []
@@ -150,7 +160,7 @@ def verify_session(sdir, trusted):
 
 
 def verify_bundle_index(root, trusted):
-    """Problems with bundle.json (signature, listed files); empty when all is well."""
+    """(problems with bundle.json: signature, listed files; the sessions' recording states)."""
     problems = []
     index_text = read(os.path.join(root, "bundle.json"))
     public = read(os.path.join(root, "signing-key.b64"), "r").strip()
@@ -159,8 +169,9 @@ def verify_bundle_index(root, trusted):
         problems.append(f"bundle.json is signed by {key_label(public)}, which is not a key you trust")
     if not ed25519_verify(public, index_text, signature):
         problems.append("bundle.json's signature is not valid (the bundle index was edited)")
-        return problems
+        return problems, {}
     index = json.loads(index_text)
+    states = {s["id"]: s.get("recording", "") for s in index.get("sessions", [])}
     for entry in index.get("files", []):
         path = os.path.normpath(os.path.join(root, entry["path"]))
         if not path.startswith(os.path.normpath(root) + os.sep):
@@ -170,7 +181,7 @@ def verify_bundle_index(root, trusted):
             problems.append(f"{entry['path']}: missing")
         elif hashlib.sha256(read(path)).hexdigest() != entry["sha256"]:
             problems.append(f"{entry['path']}: its SHA-256 differs from the signed bundle index")
-    return problems
+    return problems, states
 
 
 def main():
@@ -185,15 +196,17 @@ def main():
         trusted.add(read(k, "r").strip() if os.path.isfile(k) else k.strip())
     root = os.path.abspath(a.bundle)
     try:
-        problems = verify_bundle_index(root, trusted)
+        problems, states = verify_bundle_index(root, trusted)
         sessions_dir = os.path.join(root, "sessions")
         ids = sorted(os.listdir(sessions_dir)) if os.path.isdir(sessions_dir) else []
-        results = [verify_session(os.path.join(sessions_dir, i), trusted) for i in ids]
+        missing_dirs = sorted(set(states) - set(ids))
+        problems += [f"sessions/{i}: listed by the signed bundle index but not in the bundle" for i in missing_dirs]
+        results = [verify_session(os.path.join(sessions_dir, i), trusted, states.get(i, "")) for i in ids]
     except (OSError, ValueError, KeyError) as e:
         print(f"verify.py: cannot read the bundle: {e}", file=sys.stderr)
         return 2
     statuses = [r["status"] for r in results]
-    bad = bool(problems) or any(s in ("modified", "truncated") for s in statuses)
+    bad = bool(problems) or any(s in ("modified", "truncated", "missing") for s in statuses)
     unsealed = any(s in ("unsealed", "no_recording") for s in statuses)
     if a.json:
         print(json.dumps({"bundle_problems": problems, "sessions": results,
@@ -203,7 +216,8 @@ def main():
             print(f"BUNDLE: {p}")
         for r in results:
             print(f"{r['status'].upper()}: session {r['session_id']}: {r['message']}")
-        print(f"{statuses.count('intact')} intact, {sum(s in ('modified', 'truncated') for s in statuses)} tampered, "
+        print(f"{statuses.count('intact')} intact, "
+              f"{sum(s in ('modified', 'truncated', 'missing') for s in statuses)} tampered or missing, "
               f"{sum(s in ('unsealed', 'no_recording') for s in statuses)} unsealed or without recording; "
               f"bundle index {'NOT valid' if problems else 'valid'}")
     return 1 if bad else (3 if unsealed else 0)

@@ -64,13 +64,15 @@ int runExport(const GlobalOptions& g, const Args& a) {
   const nlohmann::json result{{"out", std::filesystem::absolute(req.out).string()}, {"from", req.query.from},
                               {"to", req.query.to}, {"safe_ids", req.query.safe_ids}, {"sessions", sum.sessions},
                               {"sealed", sum.sealed}, {"unsealed", sum.unsealed},
-                              {"without_recording", sum.without_recording}, {"recording_bytes", sum.bytes}};
+                              {"without_recording", sum.without_recording}, {"missing", sum.missing},
+                              {"recording_bytes", sum.bytes}};
   rt.store->audit({0, "", std::nullopt, actor, "local", "evidence_export", "report", "evidence", "ok", result.dump()});
   if (g.json) {
     std::cout << result.dump(2) << std::endl;
   } else {
     std::cout << "wrote " << result["out"].get<std::string>() << ": " << sum.sessions << " session(s), " << sum.sealed
               << " sealed, " << sum.unsealed << " unsealed, " << sum.without_recording << " without a recording, "
+              << (sum.missing ? std::to_string(sum.missing) + " with the recording file MISSING, " : "")
               << sum.bytes << " recording bytes\nverify offline: python3 " << result["out"].get<std::string>()
               << "/verify.py --public-key " << key.string() << ".pub\n";
   }

@@ -62,7 +62,8 @@ std::string readme(const EvidenceRequest& req, const EvidenceSummary& s) {
   return "Vigil evidence bundle\n=====================\n\nSessions started from " + req.query.from + " to " +
          req.query.to + " (" + std::to_string(s.sessions) + " sessions: " + std::to_string(s.sealed) + " sealed, " +
          std::to_string(s.unsealed) + " unsealed, " + std::to_string(s.without_recording) +
-         " without a recording).\n\n"
+         " without a recording" + (s.missing ? ", " + std::to_string(s.missing) + " whose recording file is MISSING" : "") +
+         ").\n\n"
          "Verify it offline (Python 3 and the openssl command; nothing else):\n\n"
          "    python3 verify.py . --public-key <the Vigil signing key you got from the operator>\n\n"
          "Files:\n"
@@ -132,6 +133,9 @@ EvidenceSummary writeEvidenceBundle(store::Store& store, const crypto::Ed25519Si
         state = "unsealed";
         ++sum.unsealed;
       }
+    } else if (!src.empty()) {
+      state = "missing";  // recorded and never purged: a file that is gone is evidence too
+      ++sum.missing;
     } else {
       ++sum.without_recording;
     }

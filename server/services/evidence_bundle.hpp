@@ -29,6 +29,7 @@ struct EvidenceSummary {
   std::size_t sealed = 0;     // with a signed manifest
   std::size_t unsealed = 0;   // recording present, never sealed (running, or the node crashed)
   std::size_t without_recording = 0;  // not recorded, or deleted by retention
+  std::size_t missing = 0;    // recorded, not deleted by retention, yet the file is gone
   std::uint64_t bytes = 0;    // recording bytes copied
   std::vector<std::string> session_ids;
 };

@@ -459,6 +459,25 @@ TEST_CASE("an evidence bundle verifies offline, and the offline verifier finds e
   CHECK(contains(bad.output, "YYYY-MM-DD"));
   CHECK_FALSE(fs::exists(out + "-x"));
   CHECK(w.env().psql("SELECT count(*) FROM audit_log WHERE action = 'evidence_export' AND outcome = 'ok'") != "0");
+
+  // A recording taken out of the bundle is noticed; so is one gone from the server before export.
+  fs::remove(rec_a);
+  auto removed = verifyBundle(out);
+  INFO(removed.output);
+  CHECK(removed.exit_code == 1);
+  CHECK(contains(removed.output, "MODIFIED: session " + a + ": the recording listed by the bundle was removed"));
+  fs::remove(w.file(b));
+  const std::string out2 = out + "-2";
+  auto ex2 = w.env().server().cli("evidence export --from " + todayUtc() + " --to " + todayUtc() + " --safe " + S(safe) +
+                                  " --out " + out2 + " --json");
+  INFO(ex2.output);
+  REQUIRE(ex2.exit_code == 0);
+  CHECK(json::parse(ex2.output.substr(ex2.output.find('{')))["missing"] == 1);
+  auto gone = verifyBundle(out2);
+  INFO(gone.output);
+  CHECK(gone.exit_code == 1);
+  CHECK(contains(gone.output, "MISSING: session " + b));
+  CHECK(contains(gone.output, "INTACT: session " + a));
 }
 
 TEST_CASE("encrypted recordings still play after `vigil vault rekey` retired the master key they were made under",
