@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 
 extern "C" {
@@ -39,13 +40,52 @@ struct VideoWriter::Encoder {
   std::int64_t last_key = -1;
   bool header_written = false;
   bool unflushed = false;
+  // Our own output (not avio_open): every byte goes through write() below, in order, so the hash
+  // chain sees exactly what the file holds. Not seekable: fragmented MP4 never seeks back.
+  int fd = -1;
+  std::uint64_t offset = 0;
+  const VideoOptions* options = nullptr;
+  std::string io_error;
+
+  static int writePacket(void* opaque, std::uint8_t* buf, int size) {
+    auto* self = static_cast<Encoder*>(opaque);
+    std::size_t done = 0;
+    while (done < static_cast<std::size_t>(size)) {
+      const ssize_t n = ::write(self->fd, buf + done, static_cast<std::size_t>(size) - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        self->io_error = std::string("write: ") + std::strerror(errno);
+        return AVERROR(EIO);
+      }
+      done += static_cast<std::size_t>(n);
+    }
+    if (self->options && self->options->chunk_written) {
+      if (auto ec = self->options->chunk_written(self->offset, std::string_view(reinterpret_cast<char*>(buf), done))) {
+        self->io_error = "hash chain: " + ec.message();
+        return AVERROR(EIO);
+      }
+    }
+    self->offset += done;
+    return size;
+  }
+
+  void closeOutput() {
+    if (fmt && fmt->pb) {
+      avio_flush(fmt->pb);
+      av_freep(&fmt->pb->buffer);
+      avio_context_free(&fmt->pb);
+    }
+    if (fd >= 0) {
+      ::fdatasync(fd);
+      ::close(fd);
+      fd = -1;
+    }
+  }
   std::chrono::steady_clock::time_point last_fragment = std::chrono::steady_clock::now();
 
   ~Encoder() {
-    if (fmt) {
-      if (fmt->pb) avio_closep(&fmt->pb);
-      avformat_free_context(fmt);
-    }
+    closeOutput();
+    if (fmt) avformat_free_context(fmt);
     avcodec_free_context(&cc);
     av_frame_free(&yuv);
     av_packet_free(&pkt);
@@ -56,10 +96,10 @@ struct VideoWriter::Encoder {
     width = w & ~1;
     height = h & ~1;
     if (width < 2 || height < 2) return "frame too small";
-    // The recording holds what was on the screen: create it private before FFmpeg opens it.
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    // The recording holds what was on the screen: created private, written through our own I/O.
+    options = &o;
+    fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) return std::string("create ") + path + ": " + std::strerror(errno);
-    ::close(fd);
     int rc = avformat_alloc_output_context2(&fmt, nullptr, "mp4", path.c_str());
     if (rc < 0 || !fmt) return avError(rc, "mp4 muxer");
     const AVCodec* codec = avcodec_find_encoder_by_name("libx264");
@@ -86,17 +126,26 @@ struct VideoWriter::Encoder {
     if (rc < 0) return avError(rc, "open libx264");
     avcodec_parameters_from_context(st->codecpar, cc);
     st->time_base = AVRational{1, 1000};
-    rc = avio_open(&fmt->pb, path.c_str(), AVIO_FLAG_WRITE);
-    if (rc < 0) return avError(rc, "open output");
+    constexpr int kIoBuffer = 64 * 1024;
+    auto* iobuf = static_cast<std::uint8_t*>(av_malloc(kIoBuffer));
+    if (!iobuf) return "out of memory";
+    fmt->pb = avio_alloc_context(iobuf, kIoBuffer, 1, this, nullptr, &Encoder::writePacket, nullptr);
+    if (!fmt->pb) {
+      av_free(iobuf);
+      return "out of memory";
+    }
+    fmt->pb->seekable = 0;
+    fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
     AVDictionary* mopts = nullptr;
     // Fragmented MP4: the moov comes first, then self-contained fragments that we cut ourselves;
     // a killed process leaves every fragment written so far playable.
     av_dict_set(&mopts, "movflags", "frag_custom+empty_moov+default_base_moof", 0);
     rc = avformat_write_header(fmt, &mopts);
     av_dict_free(&mopts);
-    if (rc < 0) return avError(rc, "write header");
+    if (rc < 0) return io_error.empty() ? avError(rc, "write header") : io_error;
     header_written = true;
     avio_flush(fmt->pb);
+    if (!io_error.empty()) return io_error;
     yuv = av_frame_alloc();
     pkt = av_packet_alloc();
     if (!yuv || !pkt) return "out of memory";
@@ -120,7 +169,7 @@ struct VideoWriter::Encoder {
       pkt->stream_index = st->index;
       rc = av_write_frame(fmt, pkt);
       av_packet_unref(pkt);
-      if (rc < 0) return avError(rc, "write");
+      if (rc < 0) return io_error.empty() ? avError(rc, "write") : io_error;
       unflushed = true;
     }
   }
@@ -157,8 +206,9 @@ struct VideoWriter::Encoder {
   std::string fragment() {
     if (!unflushed) return {};
     int rc = av_write_frame(fmt, nullptr);
-    if (rc < 0) return avError(rc, "fragment");
+    if (rc < 0) return io_error.empty() ? avError(rc, "fragment") : io_error;
     avio_flush(fmt->pb);
+    if (!io_error.empty()) return io_error;
     unflushed = false;
     last_fragment = std::chrono::steady_clock::now();
     return {};
@@ -177,7 +227,8 @@ struct VideoWriter::Encoder {
     if (err.empty()) err = drain();
     int rc = av_write_trailer(fmt);
     if (err.empty() && rc < 0) err = avError(rc, "trailer");
-    avio_closep(&fmt->pb);
+    closeOutput();
+    if (err.empty() && !io_error.empty()) err = io_error;
     return err;
   }
 };

@@ -12,6 +12,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -25,6 +27,9 @@ struct VideoOptions {
   std::chrono::milliseconds fragment_interval{1000};  // data reaches the file at least this often
   /// Called once, from the worker thread, on the first encoding or write error.
   std::function<void(const std::string&)> on_error;
+  /// Called (worker thread) after each run of bytes reached the file at `offset`, in file order:
+  /// the hash chain of tamper evidence (recorder/recording_chain). An error fails the recording.
+  std::function<std::error_code(std::uint64_t offset, std::string_view bytes)> chunk_written;
 };
 
 class VideoWriter {

@@ -138,6 +138,24 @@ std::pair<std::string, std::string> signManifest(const crypto::Ed25519Signer& si
   return {std::move(text), crypto::base64Encode(sig.data(), sig.size())};
 }
 
+std::shared_ptr<RecordingSealing::Writer> RecordingSealing::attachVideo(const std::string& session_id,
+                                                                        const std::string& file,
+                                                                        recorder::VideoOptions& o,
+                                                                        std::string& error) const {
+  auto w = std::make_shared<Writer>();
+  w->session_id = session_id;
+  w->file = file;
+  std::error_code ec;
+  std::shared_ptr<recorder::ChunkChain> chain = recorder::ChunkChain::create(file, ec);
+  if (!chain) {
+    error = "cannot create the chunk index: " + ec.message();
+    return nullptr;
+  }
+  w->chain = chain;
+  o.chunk_written = [chain](std::uint64_t offset, std::string_view bytes) { return chain->add(offset, bytes); };
+  return w;
+}
+
 store::RecordingSeal RecordingSealing::seal(store::Store& store, Writer& w, const json& metadata) const {
   (void)w.chain->sync();
   const auto entries = w.chain->entries();

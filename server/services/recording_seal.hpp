@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "recorder/asciicast_writer.hpp"
+#include "recorder/video_writer.hpp"
 #include "recorder/recording_chain.hpp"
 #include "recorder/recording_cipher.hpp"
 #include "server/crypto/ed25519.hpp"
@@ -52,6 +53,10 @@ class RecordingSealing {
   /// `error` set on failure.
   std::shared_ptr<Writer> attach(const std::string& session_id, const std::string& file, bool encrypt,
                                  recorder::AsciicastOptions& o, std::string& error) const;
+  /// The same for a screen video (RDP): hash-chained and sealed, not encrypted (the player streams
+  /// the MP4 by byte ranges; sessions of safes that encrypt recordings are refused for RDP).
+  std::shared_ptr<Writer> attachVideo(const std::string& session_id, const std::string& file,
+                                      recorder::VideoOptions& o, std::string& error) const;
   /// After the writer closed: signs the manifest, writes <file>.manifest and the database row.
   /// Throws on database errors.
   store::RecordingSeal seal(store::Store& store, Writer& w, const nlohmann::json& metadata) const;

@@ -455,6 +455,16 @@ void SessionRecorder::end(std::string_view reason, std::string_view detail, std:
       e.recording_bytes = static_cast<std::int64_t>(video->bytesWritten());
       details["recording_bytes"] = e.recording_bytes;
     }
+    if (video && sealing && seal) {
+      try {
+        auto sealed = sealing->seal(store, *seal, manifest_meta);
+        details["recording_sealed"] = true;
+        details["recording_chunks"] = sealed.chunk_count;
+      } catch (const std::exception& ex) {
+        details["recording_sealed"] = false;
+        sessionLog()->error("session={} sealing the video failed: {}", id, ex.what());
+      }
+    }
     if (cast) {
       if (auto ec = cast->close()) {
         details["recording_error"] = ec.message();

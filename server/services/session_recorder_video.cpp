@@ -24,6 +24,17 @@ void SessionRecorder::frame(const std::uint8_t* bgrx, int width, int height, int
       healthy->store(false);
       sessionLog()->error("session={} video recording error: {}", id, e);
     };
+    // Tamper evidence as for terminal recordings: every run of bytes hash-chained, sealed at the end.
+    if (auto sealing = RecordingSealing::current()) {
+      std::string why;
+      seal_ = sealing->attachVideo(p_.id, p_.recording_file, o, why);
+      if (!seal_) {
+        sessionLog()->error("session={} cannot seal the video: {}", p_.id, why);
+        healthy_->store(false);
+        return;
+      }
+      sealing_ = std::move(sealing);
+    }
     video_ = std::make_unique<recorder::VideoWriter>(p_.recording_file, std::move(o));
   }
   if (!video_->frame(bgrx, width, height, stride, offsetMs()) && video_->failed()) healthy_->store(false);

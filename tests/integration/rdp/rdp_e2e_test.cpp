@@ -101,6 +101,30 @@ TEST_CASE("xfreerdp with a launch token reaches the target through Vigil, typed 
                                        {{"Range", "bytes=0-99"}});
   CHECK(part.status == 206);
   CHECK(part.body.size() == 100);
+
+  // The video is sealed like terminal recordings: hash-chained and signed; verify says intact.
+  auto verify = w.env().server().cli("verify --json " + sid);
+  INFO(verify.output);
+  CHECK(verify.exit_code == 0);
+  auto vj = json::parse(verify.output.substr(verify.output.find('{')));
+  CHECK(vj["status"] == "intact");
+  CHECK(vj["chunk_count"].get<int>() >= 2);
+  CHECK(vj["file_size"].get<std::size_t>() == video.size());
+}
+
+TEST_CASE("a safe that encrypts recordings gets no RDP session (the video cannot be encrypted yet), saying why",
+          "[rdp][refusal][encryption]") {
+  auto& w = world();
+  auto safe = w.env().admin().post("/api/v1/safes", {{"name", uniq("rdp-enc")}, {"policy", {{"encrypt_recordings", true}}}});
+  REQUIRE(safe.status == 201);
+  const std::int64_t safe_id = safe.json()["id"];
+  w.grant(safe_id, w.alice.id);
+  const std::int64_t account = w.makeAccount(safe_id, w.makeTarget(uniq("win-enc"), w.targetPort(), ""));
+  auto r = w.alice.http().post("/api/v1/accounts/" + S(account) + "/launch", json::object());
+  INFO(r.body);
+  CHECK(r.status == 403);
+  CHECK(contains(r.body, "cannot yet do for RDP video"));
+  CHECK(w.sessionsOf(account).empty());
 }
 
 TEST_CASE("a wrong launch token is refused, audited, and no session is opened", "[rdp][e2e][refusal]") {

@@ -146,6 +146,7 @@ class World {
   Env& env() { return env_; }
   const std::string& tmp() const { return tmp_; }
   int rdpPort() const { return rdp_port_; }
+  int targetPort() const { return target_port_; }
   XDisplay& client() { return client_x_; }
   XDisplay& targetDisplay() { return target_x_; }
 
@@ -203,7 +204,6 @@ class World {
   Principal alice;
   std::int64_t tofu_safe = 0, target = 0, account = 0, bad_target = 0, bad_account = 0;
 
- private:
   static void waitPort(int port) {
     for (int i = 0; i < 100; ++i) {
       if (vigil::test::runCommand("ss -ltn | grep -q '127.0.0.1:" + S(port) + " '").exit_code == 0) return;
@@ -238,6 +238,7 @@ class World {
     return r.json()["id"];
   }
 
+ private:
   int rdp_port_;
   Env env_;
   std::string tmp_;

@@ -92,7 +92,9 @@ TEST_CASE("play replays the terminal output with its timing, faster with --speed
   auto slow = run(vigilCmd() + "play " + r.id + " --speed 4");
   const double slow_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
   CHECK(slow.code == 0);
-  CHECK(slow_secs > secs);
+  // A lower bound only (load can make a run slower, never faster): the replay really waited. The
+  // comparison with the --skip-idle run was flaky when process start-up dominated under load.
+  CHECK(slow_secs >= 0.95);
 
   CHECK(run(vigilCmd() + "play not-a-uuid").code == 2);
   CHECK(run(vigilCmd() + "play " + r.id + " --speed 0").code == 2);
