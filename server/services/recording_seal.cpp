@@ -19,6 +19,19 @@ std::shared_ptr<RecordingSealing> g_current;
 
 std::string owner(const std::string& session_id) { return "recording:" + session_id; }
 
+/// <file>.chunks, created empty; null with `error` set when it cannot be.
+std::shared_ptr<recorder::ChunkChain> createChain(const std::string& file, std::string& error) {
+  std::error_code ec;
+  std::shared_ptr<recorder::ChunkChain> chain = recorder::ChunkChain::create(file, ec);
+  if (!chain) error = "cannot create the chunk index: " + ec.message();
+  return chain;
+}
+
+/// The writer's hook: each run of bytes that reached the file goes into the chain.
+std::function<std::error_code(std::uint64_t, std::string_view)> chainHook(std::shared_ptr<recorder::ChunkChain> chain) {
+  return [chain = std::move(chain)](std::uint64_t offset, std::string_view bytes) { return chain->add(offset, bytes); };
+}
+
 std::string utcNow() {
   char b[32];
   const std::time_t t = std::time(nullptr);
@@ -120,15 +133,10 @@ std::shared_ptr<RecordingSealing::Writer> RecordingSealing::attach(const std::st
                                 crypto::base64Encode(env.ciphertext.data(), env.ciphertext.size())};
     w->cipher = std::make_shared<recorder::ChunkCipher>(std::move(key), std::move(wk));
   }
-  std::error_code ec;
-  std::shared_ptr<recorder::ChunkChain> chain = recorder::ChunkChain::create(file, ec);
-  if (!chain) {
-    error = "cannot create the chunk index: " + ec.message();
-    return nullptr;
-  }
-  w->chain = chain;
+  w->chain = createChain(file, error);
+  if (!w->chain) return nullptr;
   if (w->cipher) o.seal_chunk = [cipher = w->cipher](std::string& chunk) { cipher->seal(chunk); };
-  o.chunk_written = [chain](std::uint64_t offset, std::string_view bytes) { return chain->add(offset, bytes); };
+  o.chunk_written = chainHook(w->chain);
   return w;
 }
 
@@ -145,14 +153,9 @@ std::shared_ptr<RecordingSealing::Writer> RecordingSealing::attachVideo(const st
   auto w = std::make_shared<Writer>();
   w->session_id = session_id;
   w->file = file;
-  std::error_code ec;
-  std::shared_ptr<recorder::ChunkChain> chain = recorder::ChunkChain::create(file, ec);
-  if (!chain) {
-    error = "cannot create the chunk index: " + ec.message();
-    return nullptr;
-  }
-  w->chain = chain;
-  o.chunk_written = [chain](std::uint64_t offset, std::string_view bytes) { return chain->add(offset, bytes); };
+  w->chain = createChain(file, error);
+  if (!w->chain) return nullptr;
+  o.chunk_written = chainHook(w->chain);
   return w;
 }
 
