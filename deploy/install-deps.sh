@@ -19,7 +19,7 @@ build_pkgs=(
 )
 runtime_pkgs=(postgresql openssl libfreerdp2-2 libfreerdp-server2-2 libavcodec59 libavformat59 libswscale6)
 test_pkgs=(
-  slapd ldap-utils chromium wrk curl procps
+  slapd ldap-utils chromium wrk curl procps iproute2
   openssh-server openssh-client sshpass
   clang libclang-rt-14-dev python3
   rsyslog rsyslog-gnutls zstd

@@ -16,7 +16,7 @@ import time
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(REPO, "bench", "ssh"))
-from vigil_setup import Api, stop  # noqa: E402
+from vigil_setup import Api, start_server, stop  # noqa: E402
 
 PGBIN = "/usr/lib/postgresql/15/bin"
 
@@ -98,33 +98,6 @@ class Bouncer:
             pass
 
 
-def start_vigil(binary, top):
-    dir_ = tempfile.mkdtemp(prefix="vigil-", dir=top)
-    os.chmod(dir_, 0o711)
-    cfg = os.path.join(dir_, "vigil.yaml")
-    with open(cfg, "w") as f:
-        f.write(f"data_dir: {dir_}/data\nlisten: {{address: 127.0.0.1, port: 0}}\nlog: {{level: warn}}\n"
-                "auth: {argon2_t_cost: 1, argon2_m_cost_kib: 8192}\nssh: {enabled: false}\n"
-                "postgres_proxy: {enabled: true, port: 0}\n")
-    log_path = os.path.join(dir_, "serve.out")
-    with open(log_path, "wb") as out:
-        proc = subprocess.Popen([binary, "serve", "-c", cfg], stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        text = open(log_path, errors="replace").read()
-        portal = re.search(r"Portal: https://127\.0\.0\.1:(\d+)/", text)
-        pg = re.search(r"PostgreSQL: 127\.0\.0\.1:(\d+)", text)
-        pw = re.search(r"Initial superuser: admin  password: (\S+)", text)
-        if portal and pg and pw:
-            return proc, dir_, int(portal.group(1)), int(pg.group(1)), pw.group(1)
-        if proc.poll() is not None:
-            break
-        time.sleep(0.2)
-    stop(proc)
-    sys.exit("bench: vigil serve did not start:\n" + open(log_path, errors="replace").read()[-2000:])
-
-
 def pgbench(port, user, password, args, logdir=None):
     env = dict(os.environ, PGPASSWORD=password, PGSSLMODE="require")
     log = ""
@@ -171,7 +144,8 @@ def main():
     bouncer = None
     proc = None
     try:
-        proc, dir_, http_port, vport, initial_pw = start_vigil(os.path.abspath(binary), top)
+        proc, dir_, http_port, vport, initial_pw = start_server(
+            os.path.abspath(binary), top, "ssh: {enabled: false}\npostgres_proxy: {enabled: true, port: 0}\n", "PostgreSQL")
         api = Api(f"https://127.0.0.1:{http_port}")
         api.login_and_replace_password("admin", initial_pw)
         pw = "Bench-" + secrets.token_hex(8)

@@ -88,7 +88,9 @@ class Api:
         return new
 
 
-def start_server(binary, top):
+def start_server(binary, top, listener_config="ssh: {port: 0, max_sessions: 1200}\n", listener="SSH"):
+    """Starts `vigil serve` with `listener_config` (its proxy listeners) in a fresh directory under
+    `top`; returns (process, directory, portal port, the `listener` port, initial admin password)."""
     dir_ = tempfile.mkdtemp(prefix="vigil-", dir=top)
     # The embedded PostgreSQL runs as `postgres` and must traverse to <data_dir>/pg.
     os.chmod(dir_, 0o711)
@@ -97,8 +99,7 @@ def start_server(binary, top):
         f.write(f"data_dir: {dir_}/data\n"
                 "listen: {address: 127.0.0.1, port: 0}\n"
                 f"log: {{level: {os.environ.get('VIGIL_LOG_LEVEL', 'warn')}}}\n"
-                "auth: {argon2_t_cost: 1, argon2_m_cost_kib: 8192}\n"
-                "ssh: {port: 0, max_sessions: 1200}\n")
+                "auth: {argon2_t_cost: 1, argon2_m_cost_kib: 8192}\n" + listener_config)
     log_path = os.path.join(dir_, "serve.out")
     with open(log_path, "wb") as out:
         # Own session: the server outlives this program and run.sh's command substitution
@@ -111,10 +112,10 @@ def start_server(binary, top):
         with open(log_path, errors="replace") as f:
             text = f.read()
         portal = re.search(r"Portal: https://127\.0\.0\.1:(\d+)/", text)
-        ssh = re.search(r"SSH: 127\.0\.0\.1:(\d+)", text)
+        port = re.search(re.escape(listener) + r": 127\.0\.0\.1:(\d+)", text)
         pw = re.search(r"Initial superuser: admin  password: (\S+)", text)
-        if portal and ssh and pw:
-            return proc, dir_, int(portal.group(1)), int(ssh.group(1)), pw.group(1)
+        if portal and port and pw:
+            return proc, dir_, int(portal.group(1)), int(port.group(1)), pw.group(1)
         if proc.poll() is not None:
             break
         time.sleep(0.2)

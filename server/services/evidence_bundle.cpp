@@ -7,6 +7,7 @@
 #include <fstream>
 #include <memory>
 #include <stdexcept>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -27,28 +28,51 @@ void writeText(const fs::path& p, const std::string& text) {
   ::chmod(p.c_str(), 0600);
 }
 
-std::string fileSha256(const fs::path& p, std::uint64_t& size) {
-  std::ifstream f(p, std::ios::binary);
-  if (!f) throw std::runtime_error("cannot read " + p.string());
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
-  std::vector<char> buf(1 << 16);
-  size = 0;
-  while (f) {
-    f.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    const auto n = f.gcount();
-    if (n <= 0) break;
-    EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<std::size_t>(n));
-    size += static_cast<std::uint64_t>(n);
+/// The files of the bundle, each hashed once as it is written (bundle.json lists them).
+class Files {
+ public:
+  explicit Files(fs::path root) : root_(std::move(root)) {}
+
+  void text(const fs::path& rel, const std::string& content) {
+    writeText(root_ / rel, content);
+    const auto d = crypto::sha256(content);
+    listed_.push_back({{"path", rel.generic_string()}, {"sha256", crypto::hexEncode(d.data(), d.size())},
+                       {"size", content.size()}});
   }
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx.get(), md, &len);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) out += {hex[md[i] >> 4], hex[md[i] & 15]};
-  return out;
-}
+
+  /// Copies `src` (following the cold tier's link) to `rel`, hashing on the way; returns its size.
+  std::uint64_t copy(const fs::path& src, const fs::path& rel, mode_t mode = 0600) {
+    std::ifstream in(src, std::ios::binary);
+    if (!in) throw std::runtime_error("cannot read " + src.string());
+    const fs::path dst = root_ / rel;
+    std::ofstream out(dst, std::ios::binary | std::ios::trunc);
+    ::chmod(dst.c_str(), mode);
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+    EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+    std::vector<char> buf(1 << 16);
+    std::uint64_t size = 0;
+    while (in) {
+      in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+      const auto n = in.gcount();
+      if (n <= 0) break;
+      out.write(buf.data(), n);
+      EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<std::size_t>(n));
+      size += static_cast<std::uint64_t>(n);
+    }
+    if (in.bad() || !out.flush()) throw std::runtime_error("cannot copy " + src.string() + " to " + dst.string());
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(ctx.get(), md, &len);
+    listed_.push_back({{"path", rel.generic_string()}, {"sha256", crypto::hexEncode(md, len)}, {"size", size}});
+    return size;
+  }
+
+  const json& listed() const { return listed_; }
+
+ private:
+  fs::path root_;
+  json listed_ = json::array();
+};
 
 json rowJson(const store::AccessReportRow& r) {
   json j = json::object();
@@ -93,17 +117,14 @@ EvidenceSummary writeEvidenceBundle(store::Store& store, const crypto::Ed25519Si
   const auto rows = store.accessReport(req.query);
   EvidenceSummary sum;
   json sessions = json::array();
-  std::vector<fs::path> files{"report.csv", "verify.py", "README.txt"};
-  writeText(req.out / "report.csv", accessReportCsv(rows));
-  fs::copy_file(req.verifier, req.out / "verify.py", fs::copy_options::overwrite_existing);
-  ::chmod((req.out / "verify.py").c_str(), 0700);
+  Files files(req.out);
+  files.text("report.csv", accessReportCsv(rows));
+  files.copy(req.verifier, "verify.py", 0700);
 
   for (const auto& row : rows) {
     const fs::path rel = fs::path("sessions") / row.session_id;
-    const fs::path dir = req.out / rel;
-    fs::create_directories(dir);
-    writeText(dir / "session.json", rowJson(row).dump(2) + "\n");
-    files.push_back(rel / "session.json");
+    fs::create_directories(req.out / rel);
+    files.text(rel / "session.json", rowJson(row).dump(2) + "\n");
     std::string state = "no_recording";
     auto s = store.sessionById(row.session_id);
     const fs::path src = s && !s->recording_path.empty() && s->purged_at.empty()
@@ -111,25 +132,17 @@ EvidenceSummary writeEvidenceBundle(store::Store& store, const crypto::Ed25519Si
     if (!src.empty() && fs::exists(src)) {
       // ".cast.zst" or ".mp4": everything from the first dot of the file name.
       const std::string name = src.filename().string();
-      const fs::path dst = dir / ("recording" + name.substr(std::min(name.find('.'), name.size())));
-      fs::copy_file(src, dst, fs::copy_options::overwrite_existing);  // follows the cold tier's link
-      ::chmod(dst.c_str(), 0600);
-      files.push_back(rel / dst.filename());
-      sum.bytes += fs::file_size(dst);
+      sum.bytes += files.copy(src, rel / ("recording" + name.substr(std::min(name.find('.'), name.size()))));
       if (auto seal = store.recordingSeal(row.session_id)) {
-        writeText(dir / "manifest.txt", seal->manifest);
-        writeText(dir / "signature.b64", seal->signature + "\n");
-        writeText(dir / "public-key.b64", seal->public_key + "\n");
-        writeText(dir / "chunks.txt", seal->chunk_index);
-        for (const char* f : {"manifest.txt", "signature.b64", "public-key.b64", "chunks.txt"}) files.push_back(rel / f);
+        files.text(rel / "manifest.txt", seal->manifest);
+        files.text(rel / "signature.b64", seal->signature + "\n");
+        files.text(rel / "public-key.b64", seal->public_key + "\n");
+        files.text(rel / "chunks.txt", seal->chunk_index);
         state = "sealed";
         ++sum.sealed;
       } else {
         const fs::path side = recorder::chunkIndexPath(src.string());
-        if (fs::exists(side)) {
-          fs::copy_file(side, dir / "chunks.txt", fs::copy_options::overwrite_existing);
-          files.push_back(rel / "chunks.txt");
-        }
+        if (fs::exists(side)) files.copy(side, rel / "chunks.txt");
         state = "unsealed";
         ++sum.unsealed;
       }
@@ -144,20 +157,13 @@ EvidenceSummary writeEvidenceBundle(store::Store& store, const crypto::Ed25519Si
     ++sum.sessions;
     if (progress) progress(sum.sessions, rows.size(), row.session_id);
   }
-  sum.sessions = rows.size();
-  writeText(req.out / "README.txt", readme(req, sum));
+  files.text("README.txt", readme(req, sum));
 
-  json listed = json::array();
-  for (const auto& f : files) {
-    std::uint64_t size = 0;
-    const std::string sha = fileSha256(req.out / f, size);
-    listed.push_back({{"path", f.generic_string()}, {"sha256", sha}, {"size", size}});
-  }
   const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   json index{{"version", 1},          {"created_at", isoTime(static_cast<long long>(now))},
              {"node", req.node},      {"from", req.query.from},
              {"to", req.query.to},    {"safe_ids", req.query.safe_ids},
-             {"sessions", sessions},  {"files", listed}};
+             {"sessions", sessions},  {"files", files.listed()}};
   const std::string text = index.dump(2) + "\n";
   writeText(req.out / "bundle.json", text);
   const auto sig = signer.sign(text);

@@ -254,13 +254,11 @@ std::string printableKeys(std::string_view s) {
   return out;
 }
 
-}  // namespace
-
-namespace {
 /// What the person reads when a block rule refused their command.
 std::string blockedNotice(const risk::Rule& rule) {
   return "Vigil blocked this command: " + rule.description + " [rule " + rule.id + "]";
 }
+
 }  // namespace
 
 proto::InputDecision SessionRecorder::screenCommand(std::string_view command) {
@@ -455,16 +453,6 @@ void SessionRecorder::end(std::string_view reason, std::string_view detail, std:
       e.recording_bytes = static_cast<std::int64_t>(video->bytesWritten());
       details["recording_bytes"] = e.recording_bytes;
     }
-    if (video && sealing && seal) {
-      try {
-        auto sealed = sealing->seal(store, *seal, manifest_meta);
-        details["recording_sealed"] = true;
-        details["recording_chunks"] = sealed.chunk_count;
-      } catch (const std::exception& ex) {
-        details["recording_sealed"] = false;
-        sessionLog()->error("session={} sealing the video failed: {}", id, ex.what());
-      }
-    }
     if (cast) {
       if (auto ec = cast->close()) {
         details["recording_error"] = ec.message();
@@ -472,16 +460,17 @@ void SessionRecorder::end(std::string_view reason, std::string_view detail, std:
       }
       e.recording_bytes = static_cast<std::int64_t>(cast->bytesWritten());
       details["recording_bytes"] = e.recording_bytes;
-      if (sealing && seal) {
-        try {
-          auto sealed = sealing->seal(store, *seal, manifest_meta);
-          details["recording_sealed"] = true;
-          details["recording_chunks"] = sealed.chunk_count;
-          details["recording_encrypted"] = sealed.encrypted;
-        } catch (const std::exception& ex) {
-          details["recording_sealed"] = false;
-          sessionLog()->error("session={} sealing the recording failed: {}", id, ex.what());
-        }
+    }
+    // The closed recording (terminal or video) is sealed: its manifest signed.
+    if ((cast || video) && sealing && seal) {
+      try {
+        auto sealed = sealing->seal(store, *seal, manifest_meta);
+        details["recording_sealed"] = true;
+        details["recording_chunks"] = sealed.chunk_count;
+        if (cast) details["recording_encrypted"] = sealed.encrypted;
+      } catch (const std::exception& ex) {
+        details["recording_sealed"] = false;
+        sessionLog()->error("session={} sealing the recording failed: {}", id, ex.what());
       }
     }
     try {
