@@ -111,6 +111,10 @@ describe('Browser terminal end to end', { timeout: 15 * 60_000 }, () => {
   step('typing `echo` shows its output in the terminal', async () => {
     // The keyboard focus is on the terminal without a click.
     await page.waitForFunction(() => document.activeElement && document.activeElement.closest('#terminal'));
+    // Like a person, type at the shell's prompt: keys sent before the shell has set up its
+    // terminal run, but the tty may not echo them (seen under load in CI).
+    await page.waitForFunction(() => [...document.querySelectorAll('#terminal .xterm-rows > div')]
+      .some((row) => /[$#>]\s*$/.test(row.textContent.trimEnd()) && row.textContent.trim() !== ''), null, { timeout: 30_000 });
     await page.keyboard.type(`echo ${MARKER}`);
     await page.keyboard.press('Enter');
     await page.waitForFunction((m) => [...document.querySelectorAll('#terminal .xterm-rows > div')]

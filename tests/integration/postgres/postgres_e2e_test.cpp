@@ -172,7 +172,7 @@ TEST_CASE("the target's certificate is pinned on first use; a different pinned o
     const json items = w.getJson("/api/v1/sessions?account_id=" + S(account))["items"];
     REQUIRE(items.size() == 1);
     json s = items[0];
-    for (int i = 0; i < 50 && s["end_reason"] == ""; ++i) {
+    for (int i = 0; i < 300 && s["end_reason"] == ""; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       s = w.getJson("/api/v1/sessions/" + s["id"].get<std::string>());
     }

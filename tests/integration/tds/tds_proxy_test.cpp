@@ -179,7 +179,7 @@ TEST_CASE("A target whose certificate differs from its pin is refused before the
   INFO(r.output);
   CHECK(has(r.output, "does not match its pinned fingerprint"));
   CHECK(w.server().seen().logins.size() == before);  // the vault credential never reached it
-  for (int i = 0; i < 50; ++i) {
+  for (int i = 0; i < 300; ++i) {
     auto list = w.sessions(account);
     if (!list.empty() && list.front()["end_reason"].is_string() && list.front()["end_reason"] != "") break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -197,9 +197,10 @@ TEST_CASE("A wrong vault password fails the target login and the person is told"
   CHECK(has(r.output, "Vigil could not log in to the target"));
   CHECK(w.server().seen().logins.back() == "sa_vault:bad-password");
   // The session ended as target_auth_failed.
-  for (int i = 0; i < 50; ++i) {
+  // The client is told before the session row is closed: wait for the end reason to be written.
+  for (int i = 0; i < 300; ++i) {
     auto list = w.sessions(account);
-    if (!list.empty() && list.front()["end_reason"].is_string()) break;
+    if (!list.empty() && list.front()["end_reason"].is_string() && list.front()["end_reason"] != "") break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   auto list = w.sessions(account);
