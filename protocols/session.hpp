@@ -179,6 +179,9 @@ class Session {
   virtual void frame(const std::uint8_t* bgrx, int width, int height, int stride) {
     (void)bgrx, (void)width, (void)height, (void)stride;
   }
+  /// Graphical sessions: true when the session core wants the current screen now even if it has
+  /// not changed (a SOC watcher just joined). Asked by the proxy's loop. Default: never.
+  virtual bool wantsFrame() { return false; }
   /// Graphical sessions: text the person typed (a line, or a run of keys up to a pause), special
   /// keys written as "[Ctrl+C]", "[Enter]". A `keystrokes` timeline row (searchable). Default: ignored.
   virtual void keystrokes(std::string_view text) { (void)text; }

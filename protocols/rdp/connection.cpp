@@ -23,6 +23,7 @@
 
 #include "protocols/rdp/keyboard_text.hpp"
 #include "protocols/rdp/rdp_log.hpp"
+#include "protocols/rdp/screen_banner.hpp"
 #include "protocols/rdp/target_client.hpp"
 
 namespace vigil::rdp {
@@ -51,7 +52,8 @@ class Connection : public proto::SessionControl {
 
   // SessionControl: any thread; the loop applies them.
   void suspend(const std::string& message) override {
-    (void)message;
+    std::lock_guard lk(mu_);
+    suspend_message_ = message;
     suspended_ = true;
   }
   void resume() override { suspended_ = false; }
@@ -77,8 +79,9 @@ class Connection : public proto::SessionControl {
 
  private:
   void sendScreen();
-  bool sendRfx(const DirtyRect& r);
-  bool sendPlanar(const DirtyRect& r);
+  void applyControlState();
+  bool sendRfx(const DirtyRect& r, const std::uint8_t* fb);
+  bool sendPlanar(const DirtyRect& r, const std::uint8_t* fb);
   void recordFrame(bool force);
   void flushKeys(bool finish);
   void end(const std::string& reason, const std::string& detail);
@@ -108,7 +111,12 @@ class Connection : public proto::SessionControl {
   wStream* stream_ = nullptr;
   KeyboardText keys_;
   std::atomic<bool> suspended_{false};
+  bool shown_suspended_ = false;  // the loop's view: noted in the timeline, the banner drawn
+  ScreenBanner banner_;           // the notice over the person's picture while suspended
+  std::string banner_text_;
+  std::vector<std::uint8_t> composed_;  // while suspended: the target's screen with the banner
   std::mutex mu_;
+  std::string suspend_message_;
   bool terminate_ = false;
   std::string terminate_reason_;
   std::uint64_t bytes_to_client_ = 0;
@@ -256,10 +264,9 @@ BOOL Connection::onActivate() {
   return TRUE;
 }
 
-bool Connection::sendPlanar(const DirtyRect& d) {
+bool Connection::sendPlanar(const DirtyRect& d, const std::uint8_t* fb) {
   constexpr int kTile = 64;
   const int stride = target_.stride();
-  const std::uint8_t* fb = target_.buffer();
   std::vector<BITMAP_DATA> tiles;
   std::vector<BYTE*> buffers;
   std::size_t batch_bytes = 0;
@@ -339,14 +346,14 @@ void Connection::onSynchronize(UINT32 flags) {
   if (target_up_) target_.synchronize(flags);
 }
 
-bool Connection::sendRfx(const DirtyRect& d) {
+bool Connection::sendRfx(const DirtyRect& d, const std::uint8_t* fb) {
   const int w = target_.width(), h = target_.height();
   RFX_RECT rect{static_cast<UINT16>(d.x1), static_cast<UINT16>(d.y1), static_cast<UINT16>(d.x2 - d.x1),
                 static_cast<UINT16>(d.y2 - d.y1)};
   size_t count = 0;
   rdpSettings* s = peer_->settings;
   RFX_MESSAGE* messages =
-      rfx_encode_messages_ex(rfx_, &rect, 1, target_.buffer(), static_cast<UINT32>(w), static_cast<UINT32>(h),
+      rfx_encode_messages_ex(rfx_, &rect, 1, fb, static_cast<UINT32>(w), static_cast<UINT32>(h),
                              static_cast<UINT32>(target_.stride()), &count,
                              freerdp_settings_get_uint32(s, FreeRDP_MultifragMaxRequestSize));
   if (!messages) return false;
@@ -394,8 +401,9 @@ void Connection::sendScreen() {
     }
     pending_.clear();
     full_refresh_ = true;
+    if (banner_.shown()) banner_.render(banner_text_, target_.width());
   }
-  recordFrame(false);
+  recordFrame(session_->wantsFrame());  // forced: a SOC watcher joined and needs a first picture
   if (!activated_ || !output_allowed_) return;
   if (full_refresh_) {
     pending_.clear();
@@ -412,7 +420,37 @@ void Connection::sendScreen() {
   r.y2 = std::min(r.y2, target_.height());
   pending_.clear();
   last_send_ = Clock::now();
-  if (!r.empty() && !(use_rfx_ ? sendRfx(r) : sendPlanar(r))) rdpLog()->warn("session={} sending a screen update failed", session_->id());
+  const std::uint8_t* fb = target_.buffer();
+  if (banner_.shown()) {  // the person sees why their input stops: the notice over the picture
+    const std::size_t size = static_cast<std::size_t>(target_.stride()) * target_.height();
+    composed_.assign(fb, fb + size);
+    banner_.overlay(composed_.data(), target_.width(), target_.height(), target_.stride());
+    fb = composed_.data();
+  }
+  if (!r.empty() && !(use_rfx_ ? sendRfx(r, fb) : sendPlanar(r, fb))) rdpLog()->warn("session={} sending a screen update failed", session_->id());
+}
+
+void Connection::applyControlState() {
+  const bool suspended = suspended_.load();
+  if (suspended == shown_suspended_) return;
+  shown_suspended_ = suspended;
+  std::string message;
+  {
+    std::lock_guard lk(mu_);
+    message = suspend_message_;
+  }
+  if (suspended) {
+    banner_text_ = "Session suspended by the security team" + (message.empty() ? "" : ": " + message) +
+                   "  \u2014  your keyboard and mouse do not reach the server";
+    banner_.render(banner_text_, target_.width());
+    session_->note("suspended", message);
+  } else {
+    banner_.clear();
+    composed_.clear();
+    composed_.shrink_to_fit();
+    session_->note("resumed", "");
+  }
+  pending_.add(0, 0, target_.width(), ScreenBanner::kHeight);
 }
 
 void Connection::recordFrame(bool force) {
@@ -509,6 +547,7 @@ void Connection::run() {
         detail = "the recording failed and the safe requires recording";
         break;
       }
+      applyControlState();
       sendScreen();
       flushKeys(false);
     }

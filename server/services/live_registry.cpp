@@ -29,6 +29,7 @@ void LiveSession::publish(std::string_view bytes) {
       continue;
     }
     (*it)->dropped("too slow: the watcher could not keep up and was dropped");
+    if (info_.graphical) image_watchers_.fetch_sub(1);
     auto m = std::find(moderator_watchers_.begin(), moderator_watchers_.end(), it->get());
     if (m != moderator_watchers_.end()) {
       moderator_watchers_.erase(m);
@@ -36,6 +37,14 @@ void LiveSession::publish(std::string_view bytes) {
     }
     it = watchers_.erase(it);
   }
+}
+
+void LiveSession::publishImage(std::string jpeg, int width, int height) {
+  std::lock_guard lk(screen_mu_);
+  if (ended_ || jpeg.empty()) return;
+  image_ = std::move(jpeg);
+  image_width_ = width, image_height_ = height;
+  for (auto& w : watchers_) w->deliverImage(image_, width, height);
 }
 
 void LiveSession::resized(int cols, int rows) {
@@ -63,6 +72,8 @@ void LiveSession::ended(const std::string& reason) {
     ended_ = true;
     snapshot_ = nullptr;
     gone.swap(watchers_);
+    image_watchers_ = 0;
+    image_.clear();
   }
   for (auto& w : gone) w->dropped("session ended: " + reason);
 }
@@ -70,8 +81,13 @@ void LiveSession::ended(const std::string& reason) {
 bool LiveSession::addWatcher(const std::shared_ptr<LiveWatcher>& w, std::int64_t watcher_user_id) {
   std::lock_guard lk(screen_mu_);
   if (ended_) return false;
-  w->resized(cols_, rows_);
+  if (!info_.graphical) w->resized(cols_, rows_);
   if (snapshot_ && !w->deliver(snapshot_())) return false;
+  if (info_.graphical) {
+    if (!image_.empty()) w->deliverImage(image_, image_width_, image_height_);
+    image_watchers_.fetch_add(1);
+    image_request_ = true;
+  }
   watchers_.push_back(w);
   if (info_.moderated && watcher_user_id != 0 && watcher_user_id != info_.user_id) {
     moderator_watchers_.push_back(w.get());
@@ -87,6 +103,7 @@ void LiveSession::removeWatcher(const LiveWatcher* w) {
   if (it == watchers_.end()) return;
   keep = *it;
   watchers_.erase(it);
+  if (info_.graphical) image_watchers_.fetch_sub(1);
   auto m = std::find(moderator_watchers_.begin(), moderator_watchers_.end(), w);
   if (m != moderator_watchers_.end()) {
     moderator_watchers_.erase(m);

@@ -8,6 +8,7 @@
 // controls come from web threads and the cross-node listener. Fan-out never waits for a
 // watcher: each delivery is a non-blocking offer, and a watcher that refuses (its bounded
 // queue is full) is dropped with a reason.
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -37,6 +38,10 @@ class LiveWatcher {
   virtual void resized(int cols, int rows) = 0;
   /// Removed by the session: "too slow" or "session ended: <reason>". Once.
   virtual void dropped(const std::string& why) = 0;
+  /// Graphical sessions (RDP): a JPEG picture of the whole screen (the latest first, then a new
+  /// one at most a few times a second while the screen changes). A watcher that cannot take one
+  /// now skips it; the next one replaces it. Default: ignored.
+  virtual void deliverImage(std::string_view jpeg, int width, int height) { (void)jpeg, (void)width, (void)height; }
 };
 
 struct LiveInfo {
@@ -54,6 +59,8 @@ struct LiveInfo {
   /// a dual-authorization safe).
   std::optional<std::chrono::system_clock::time_point> ends_at;
   std::string ends_reason;
+  /// A graphical session (RDP): watchers get pictures (publishImage) instead of terminal bytes.
+  bool graphical = false;
 };
 
 class LiveSession {
@@ -73,6 +80,14 @@ class LiveSession {
   void resized(int cols, int rows);
   /// Ended: watchers are dropped with the reason, controls refused from now on.
   void ended(const std::string& reason);
+  /// Graphical sessions, any thread: a new picture of the screen for every watcher (kept for
+  /// watchers that join later).
+  void publishImage(std::string jpeg, int width, int height);
+  /// Graphical sessions: someone is watching, pictures are wanted.
+  bool wantsImages() const { return image_watchers_.load() > 0; }
+  /// Graphical sessions: true once after a watcher joined (the session sends its current screen
+  /// even when nothing changes).
+  bool takeImageRequest() { return image_request_.exchange(false); }
 
   // ---- any thread
   /// Adds a watcher: it gets the size and the snapshot, then the live stream. False if ended.
@@ -102,6 +117,10 @@ class LiveSession {
   int cols_ = 80, rows_ = 24;
   std::vector<std::shared_ptr<LiveWatcher>> watchers_;
   bool ended_ = false;
+  std::string image_;  // graphical: the latest picture (JPEG) and its size
+  int image_width_ = 0, image_height_ = 0;
+  std::atomic<int> image_watchers_{0};
+  std::atomic<bool> image_request_{false};
   std::mutex control_mu_;
   proto::SessionControl* control_ = nullptr;
   bool control_closed_ = false;  // ended: no control is accepted again

@@ -47,6 +47,7 @@ SessionRecorder::SessionRecorder(store::Store& store, std::shared_ptr<SessionEve
   info.username = p_.grant.username;
   info.safe_id = p_.grant.safe_id;
   info.moderated = p_.moderated;
+  info.graphical = p_.client.protocol == "rdp";
   info.moderation_wait_seconds = p_.moderation_wait_seconds;
   info.ends_at = p_.ends_at;
   info.ends_reason = p_.ends_reason;
@@ -396,6 +397,7 @@ void SessionRecorder::end(std::string_view reason, std::string_view detail, std:
           json{{"action", "terminate"}, {"reason", detail}}.dump(-1, ' ', false, json::error_handler_t::replace));
   ended_ = true;
   wipeCredential(p_.credential);
+  live_image_.reset();  // its last picture is published before the watchers are told it ended
   live_->ended(std::string(reason.empty() ? "error" : reason));
   LiveRegistry::instance().remove(p_.id);
   if (risk_) {

@@ -20,6 +20,7 @@
 #include "recorder/keystroke_masker.hpp"
 #include "recorder/terminal_transcript.hpp"
 #include "recorder/video_writer.hpp"
+#include "server/services/live_image_feed.hpp"
 #include "server/services/live_registry.hpp"
 #include "server/services/recording_seal.hpp"
 #include "server/services/risk_monitor.hpp"
@@ -73,6 +74,7 @@ class SessionRecorder : public proto::Session {
   void fileOperation(const proto::FileOperation& op) override;
   // Graphical sessions (session_recorder_video.cpp): screen video and keystroke/title rows.
   void frame(const std::uint8_t* bgrx, int width, int height, int stride) override;
+  bool wantsFrame() override { return !ended_ && live_->takeImageRequest(); }
   void keystrokes(std::string_view text) override;
   void windowTitle(std::string_view title) override;
   void note(std::string_view kind, std::string_view text) override;
@@ -108,6 +110,7 @@ class SessionRecorder : public proto::Session {
   std::shared_ptr<RecordingSealing> sealing_;         // with seal_: signs the manifest at the end
   std::shared_ptr<RecordingSealing::Writer> seal_;    // the recording's hash chain (and cipher)
   std::unique_ptr<recorder::VideoWriter> video_;  // graphical sessions: the screen video
+  std::unique_ptr<LiveImageFeed> live_image_;     // graphical sessions: pictures for watchers
   bool recording_opened_ = false;
   std::shared_ptr<std::atomic<bool>> healthy_ = std::make_shared<std::atomic<bool>>(true);
   bool ended_ = false;

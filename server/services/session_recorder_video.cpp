@@ -8,7 +8,12 @@
 namespace vigil::services {
 
 void SessionRecorder::frame(const std::uint8_t* bgrx, int width, int height, int stride) {
-  if (ended_ || !p_.record || p_.recording_file.empty()) return;
+  if (ended_) return;
+  if (live_->wantsImages()) {
+    if (!live_image_) live_image_ = std::make_unique<LiveImageFeed>(live_);
+    live_image_->offer(bgrx, width, height, stride);
+  }
+  if (!p_.record || p_.recording_file.empty()) return;
   if (!video_) {
     if (recording_opened_) return;  // opening failed before: the session is already unhealthy
     recording_opened_ = true;

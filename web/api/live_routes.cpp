@@ -154,6 +154,15 @@ class SocketWatcher : public services::LiveWatcher {
   void resized(int cols, int rows) override {
     conn_->sendText(json{{"type", "size"}, {"cols", cols}, {"rows", rows}}.dump());
   }
+  void deliverImage(std::string_view jpeg, int width, int height) override {
+    // Pictures replace each other: one the socket cannot take now is skipped, not queued.
+    if (conn_->pendingBytes() + jpeg.size() > kWatcherQueueBytes) return;
+    if (width != width_ || height != height_) {
+      width_ = width, height_ = height;
+      conn_->sendText(json{{"type", "image"}, {"width", width}, {"height", height}}.dump());
+    }
+    conn_->sendBinary(std::string(jpeg));
+  }
   void dropped(const std::string& why) override {
     conn_->sendText(json{{"type", "closed"}, {"message", why}}.dump(-1, ' ', false, json::error_handler_t::replace));
     conn_->close(why.starts_with("too slow") ? WsCloseCode::policy_error : WsCloseCode::normal, why);
@@ -161,6 +170,7 @@ class SocketWatcher : public services::LiveWatcher {
 
  private:
   std::shared_ptr<WebSocketConnection> conn_;
+  int width_ = 0, height_ = 0;  // the picture size last announced (graphical sessions)
 };
 
 class WatchEndpoint : public WebSocketEndpoint {

@@ -22,6 +22,23 @@ void typeInto(World& w, const std::string& text) {
   vigil::test::runCommand(env + "xdotool key Return");
 }
 
+/// Share of the top `rows` rows of the client's display that show the amber suspension notice.
+double amberShare(World& w, int rows) {
+  const std::string raw = w.tmp() + "/client-top.rgb";
+  auto grab = vigil::test::runCommand(w.client().env() + "ffmpeg -v error -y -f x11grab -video_size 1280x" +
+                                      std::to_string(rows) + " -i " + w.client().display() +
+                                      " -frames:v 1 -f rawvideo -pix_fmt rgb24 " + raw);
+  if (grab.exit_code != 0) return -1;
+  const std::string px = readFile(raw);
+  std::size_t amber = 0, total = px.size() / 3;
+  for (std::size_t i = 0; i + 2 < px.size(); i += 3) {
+    const auto r = static_cast<unsigned char>(px[i]), g = static_cast<unsigned char>(px[i + 1]),
+               b = static_cast<unsigned char>(px[i + 2]);
+    if (r > 200 && g > 120 && g < 190 && b < 60) ++amber;
+  }
+  return total ? static_cast<double>(amber) / static_cast<double>(total) : 0;
+}
+
 bool waitFileContains(const std::string& path, const std::string& needle, int ms) {
   for (int i = 0; i < ms / 100; ++i) {
     if (contains(readFile(path), needle)) return true;
@@ -110,6 +127,92 @@ TEST_CASE("xfreerdp with a launch token reaches the target through Vigil, typed 
   CHECK(vj["status"] == "intact");
   CHECK(vj["chunk_count"].get<int>() >= 2);
   CHECK(vj["file_size"].get<std::size_t>() == video.size());
+}
+
+TEST_CASE("the SOC watches an RDP session as pictures, suspends it (input dropped), resumes it, and terminates it",
+          "[rdp][e2e][live]") {
+  auto& w = world();
+  const auto before = w.sessionsOf(w.account).size();
+  auto l = w.launch(w.alice, w.account);
+  auto client = w.xfreerdp(l["token"], "xfreerdp-live.log");
+  std::string sid;
+  for (int i = 0; i < 100 && sid.empty(); ++i) {
+    auto list = w.sessionsOf(w.account);
+    if (list.size() > before && list.front()["ended_at"].is_null()) sid = list.front()["id"];
+    else std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  INFO("xfreerdp log: " << readFile(w.tmp() + "/xfreerdp-live.log"));
+  REQUIRE(!sid.empty());
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  REQUIRE(client.alive());
+
+  // Watching: the picture's size, then JPEG pictures of the target's screen.
+  vigil::test::WsClient watcher(w.env().port());
+  REQUIRE(!watcher.connect("/api/v1/sessions/" + sid + "/watch", w.env().admin().cookie()));
+  std::string jpeg;
+  json announced;
+  for (int i = 0; i < 20 && jpeg.empty(); ++i) {
+    auto m = watcher.read(std::chrono::seconds(10));
+    REQUIRE(!m.ec);
+    if (m.text) announced = json::parse(m.data);
+    else jpeg = m.data;
+  }
+  INFO(announced.dump());
+  CHECK(announced["type"] == "image");
+  CHECK(announced["width"] == 1280);
+  REQUIRE(jpeg.size() > 1000);
+  CHECK(jpeg.substr(0, 3) == std::string("\xff\xd8\xff", 3));
+  const std::string picture = w.tmp() + "/live.jpg";
+  std::ofstream(picture, std::ios::binary) << jpeg;
+  auto probe = vigil::test::runCommand("ffprobe -v error -show_entries stream=codec_name,width,height -of json " + picture);
+  INFO(probe.output);
+  REQUIRE(probe.exit_code == 0);
+  CHECK(json::parse(probe.output)["streams"][0]["width"] == 1280);
+  CHECK(json::parse(probe.output)["streams"][0]["height"] == 800);
+
+  // Suspend: what the person types does not reach the target.
+  auto r = w.env().admin().post("/api/v1/sessions/" + sid + "/suspend", {{"message", "checking a change ticket"}});
+  INFO(r.body);
+  REQUIRE(r.status == 200);
+  const std::string held = w.tmp() + "/held.txt", after = w.tmp() + "/after.txt";
+  typeInto(w, "echo held > " + held);
+  CHECK_FALSE(waitFileContains(held, "held", 4000));
+  // The person sees why: a notice across the top of their picture (not in the target's screen).
+  CHECK(amberShare(w, 30) > 0.5);
+  auto events = w.events(sid, "lifecycle");
+  bool noted = false;
+  for (auto& e : events)
+    if (contains(e["text"].get<std::string>(), "suspended: checking a change ticket")) noted = true;
+  CHECK(noted);
+
+  // Resume: input reaches the target again.
+  r = w.env().admin().post("/api/v1/sessions/" + sid + "/resume", json::object());
+  REQUIRE(r.status == 200);
+  const std::string marker = "back" + api_test::randomHex(4);
+  typeInto(w, "echo " + marker + " > " + after);
+  CHECK(waitFileContains(after, marker, 15000));
+  CHECK(amberShare(w, 30) < 0.05);  // the notice is gone
+  // New pictures came while the screen changed.
+  std::size_t pictures = 0;
+  for (int i = 0; i < 10 && pictures == 0; ++i) {
+    auto m = watcher.read(std::chrono::seconds(5));
+    if (m.ec) break;
+    if (!m.text) ++pictures;
+  }
+  CHECK(pictures >= 1);
+
+  // Terminate: xfreerdp is disconnected, the session ends as terminated, the watcher is told.
+  r = w.env().admin().post("/api/v1/sessions/" + sid + "/terminate", {{"reason", "policy violation"}});
+  REQUIRE(r.status == 200);
+  CHECK(client.waitExit(20000));
+  CHECK(watcher.readUntilClosed(std::chrono::seconds(20)));
+  bool told = false;
+  for (auto& t : watcher.texts)
+    if (t.is_object() && t.value("type", "") == "closed" && contains(t.value("message", ""), "terminated")) told = true;
+  CHECK(told);
+  auto s = w.endedSession(w.account, before + 1);
+  CHECK(s["id"] == sid);
+  CHECK(s["end_reason"] == "terminated");
 }
 
 TEST_CASE("a safe that encrypts recordings gets no RDP session (the video cannot be encrypted yet), saying why",

@@ -20,6 +20,7 @@
 
 #include "support/api_env.hpp"
 #include "support/sshd_fixture.hpp"
+#include "support/ws_client.hpp"
 
 namespace rdp_e2e {
 

@@ -25,6 +25,34 @@ function since(startedAt) {
   return Number.isFinite(t) ? formatDuration((Date.now() - t) / 1000) : '';
 }
 
+/**
+ * The watched screen of a graphical session: JPEG pictures drawn on a canvas in place of the
+ * terminal. Pictures decode asynchronously; one that finishes after a newer one is dropped.
+ */
+function pictureView(host, term) {
+  term.dispose();
+  const canvas = h('canvas', { id: 'live-screen', class: 'live-screen', role: 'img', 'aria-label': 'Watched screen (read-only)' });
+  host.replaceChildren(canvas);
+  host.classList.add('live-screen-host');
+  const ctx = canvas.getContext('2d');
+  let shown = 0;
+  let seq = 0;
+  return {
+    resize(width, height) { canvas.width = width; canvas.height = height; },
+    async show(data) {
+      const mine = ++seq;
+      try {
+        const bitmap = await createImageBitmap(new Blob([data], { type: 'image/jpeg' }));
+        if (mine < shown) { bitmap.close(); return; }
+        shown = mine;
+        ctx.drawImage(bitmap, 0, 0);
+        bitmap.close();
+        canvas.dataset.frames = String(Number(canvas.dataset.frames || 0) + 1);
+      } catch { /* a picture that does not decode is skipped; the next one replaces it */ }
+    },
+  };
+}
+
 export function render(root) {
   if (active) active();
   let sessions = [];
@@ -172,12 +200,21 @@ export function render(root) {
     current.socket = ws;
     let closedMessage = null;
     ws.addEventListener('open', () => { wstatus.textContent = 'Watching (read-only)'; wstatus.dataset.state = 'watching'; });
+    // A graphical session (RDP) sends pictures: {"type":"image",width,height}, then JPEG frames.
+    let screen = null;
     ws.addEventListener('message', (event) => {
-      if (typeof event.data !== 'string') { term.write(new Uint8Array(event.data)); return; }
+      if (typeof event.data !== 'string') {
+        if (screen) screen.show(event.data);
+        else term.write(new Uint8Array(event.data));
+        return;
+      }
       let m;
       try { m = JSON.parse(event.data); } catch { return; }
       if (m.type === 'size') term.resize(m.cols, m.rows);
-      else if (m.type === 'closed') closedMessage = m.message;
+      else if (m.type === 'image') {
+        if (!screen) { screen = pictureView(host, term); current.term = null; }
+        screen.resize(m.width, m.height);
+      } else if (m.type === 'closed') closedMessage = m.message;
     });
     ws.addEventListener('close', (event) => {
       if (watch !== current) return;
