@@ -59,7 +59,7 @@ TEST_CASE("recordings ls filters sessions, prints a table or JSON, and refuses b
   CHECK(contains(table.out, "RISK"));
   CHECK(contains(table.out, r.id));
 
-  for (const std::string bad : std::vector<std::string>{"--protocol telnet", "--limit 500", "--from 2026-02-30", "--review-status maybe",
+  for (const std::string& bad : std::vector<std::string>{"--protocol telnet", "--limit 500", "--from 2026-02-30", "--review-status maybe",
                                 "--min-risk x", "--sort sideways", "--cursor zz"}) {
     auto res = run(vigilCmd() + "recordings ls " + bad);
     INFO(bad << ": " << res.err);
