@@ -28,20 +28,27 @@ using namespace std::chrono_literals;
 
 /// A Beast WebSocket client over TLS with the portal cookie and an Origin; every step bounded.
 class WsClient {
+ public:
   using json = nlohmann::json;
   using tcp = boost::asio::ip::tcp;
+
  public:
   explicit WsClient(int port) : port_(port), ctx_(ssl::context::tls_client) {
     ctx_.set_verify_mode(ssl::verify_none);
     ws_ = std::make_unique<websocket::stream<beast::ssl_stream<beast::tcp_stream>>>(ioc_, ctx_);
   }
+  /// Same origin as the portal, or a foreign one (the server must refuse it).
   beast::error_code connect(const std::string& target, const std::string& cookie, bool same_origin = true) {
+    return connectFrom(target, cookie,
+                       same_origin ? "https://localhost:" + std::to_string(port_) : "https://evil.example");
+  }
+  /// With this Origin header ("" sends none).
+  beast::error_code connectFrom(const std::string& target, const std::string& cookie, const std::string& origin) {
     beast::error_code result;
     const std::string host = "localhost:" + std::to_string(port_);
-    const std::string origin = same_origin ? "https://" + host : "https://evil.example";
     ws_->set_option(websocket::stream_base::decorator([cookie, origin](websocket::request_type& r) {
       if (!cookie.empty()) r.set(http::field::cookie, "vigil_session=" + cookie);
-      r.set(http::field::origin, origin);
+      if (!origin.empty()) r.set(http::field::origin, origin);
     }));
     auto& low = beast::get_lowest_layer(*ws_);
     low.expires_after(20s);

@@ -1,15 +1,8 @@
 // The browser terminal's WebSocket (GET /api/v1/accounts/{id}/terminal) against a real
 // `vigil serve`: who gets an upgrade, how refusals look, and how a session that cannot reach its
 // target ends. The full echo-through-sshd path is tests/browser/terminal.e2e.mjs.
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/ssl.hpp>
-#include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
-
 #include "support/api_env.hpp"
+#include "support/ws_client.hpp"
 
 using namespace api_test;
 namespace net = boost::asio;
@@ -22,90 +15,19 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// A Beast WebSocket client over TLS (certificate not checked: the server's is self-signed for
-/// this run) sending the portal cookie and an Origin; every step bounded by a deadline.
-class TerminalClient {
+/// The shared test client (tests/support/ws_client.hpp) with the calls this file makes.
+class TerminalClient : public vigil::test::WsClient {
  public:
-  explicit TerminalClient(int port) : port_(port), ctx_(ssl::context::tls_client) {
-    ctx_.set_verify_mode(ssl::verify_none);
-    ws_ = std::make_unique<websocket::stream<beast::ssl_stream<beast::tcp_stream>>>(ioc_, ctx_);
-  }
-
+  using WsClient::WsClient;
   beast::error_code connect(const std::string& target, const std::string& cookie, const std::string& origin) {
-    beast::error_code result;
-    const std::string host = "localhost:" + std::to_string(port_);
-    ws_->set_option(websocket::stream_base::decorator([cookie, origin](websocket::request_type& r) {
-      if (!cookie.empty()) r.set(http::field::cookie, "vigil_session=" + cookie);
-      if (!origin.empty()) r.set(http::field::origin, origin);
-    }));
-    auto& low = beast::get_lowest_layer(*ws_);
-    low.expires_after(20s);
-    low.async_connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port_)),
-                      [&](beast::error_code ec) {
-                        if (ec) return void(result = ec);
-                        ws_->next_layer().async_handshake(ssl::stream_base::client, [&](beast::error_code hec) {
-                          if (hec) return void(result = hec);
-                          ws_->async_handshake(response_, host, target, [&](beast::error_code wec) { result = wec; });
-                        });
-                      });
-    run();
-    return result;
+    return connectFrom(target, cookie, origin);
   }
-
-  struct Message {
-    beast::error_code ec;
-    bool text = false;
-    std::string data;
-  };
-  Message read(std::chrono::seconds limit = 30s) {
-    Message m;
-    beast::flat_buffer buf;
-    beast::get_lowest_layer(*ws_).expires_after(limit);
-    ws_->async_read(buf, [&](beast::error_code ec, std::size_t) { m.ec = ec; });
-    run();
-    m.text = ws_->got_text();
-    m.data = beast::buffers_to_string(buf.data());
-    return m;
-  }
-
-  beast::error_code write(const std::string& text) {
-    beast::error_code result;
-    ws_->text(true);
-    beast::get_lowest_layer(*ws_).expires_after(10s);
-    ws_->async_write(net::buffer(text), [&](beast::error_code ec, std::size_t) { result = ec; });
-    run();
-    return result;
-  }
-
   /// Reads until the server closes; returns the JSON text messages seen on the way.
   std::vector<json> readUntilClosed() {
-    std::vector<json> texts;
-    for (int i = 0; i < 10000; ++i) {
-      auto m = read();
-      if (m.ec) {
-        last_error_ = m.ec;
-        break;
-      }
-      if (m.text) texts.push_back(json::parse(m.data));
-    }
+    WsClient::readUntilClosed(std::chrono::seconds(120));
     return texts;
   }
-
-  const websocket::response_type& response() const { return response_; }
-  websocket::close_reason reason() const { return ws_->reason(); }
-  beast::error_code lastError() const { return last_error_; }
-
- private:
-  void run() {
-    ioc_.restart();
-    ioc_.run();
-  }
-  int port_;
-  net::io_context ioc_;
-  ssl::context ctx_;
-  std::unique_ptr<websocket::stream<beast::ssl_stream<beast::tcp_stream>>> ws_;
-  websocket::response_type response_;
-  beast::error_code last_error_;
+  beast::error_code lastError() const { return close_ec; }
 };
 
 std::string origin() { return "https://localhost:" + std::to_string(env().port()); }
