@@ -175,7 +175,11 @@ struct VideoWriter::Encoder {
   }
 
   std::string send(std::int64_t ms, const VideoOptions& o) {
-    if (ms <= last_pts) ms = last_pts + 1;
+    // The video's clock is the session's: the first picture (the target's desktop once connected)
+    // is shown from 0, so time t in the video is time t of the session and its transcript (the
+    // muxer would otherwise start the video at the first picture's time).
+    if (last_pts < 0) ms = 0;
+    else if (ms <= last_pts) ms = last_pts + 1;
     last_pts = ms;
     yuv->pts = ms;
     if (last_key < 0 || ms - last_key >= o.keyframe_interval.count()) {

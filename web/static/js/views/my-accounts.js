@@ -36,7 +36,8 @@ export function render(root, { navigate }) {
               'aria-label': `Open ${a.username}@${a.target_name} in the browser`, text: 'Open in browser',
               onClick: () => openTerminal(a),
             }))
-          : (a.protocol === 'tds' || a.protocol === 'postgres')  // databases: a client command line, no browser terminal
+          // databases: a client command line; RDP: a .rdp file for the person's RDP client
+          : (a.protocol === 'tds' || a.protocol === 'postgres' || a.protocol === 'rdp')
             ? h('span', { class: 'button-row' },
               h('button', {
                 type: 'button', class: 'btn btn-primary btn-small', dataset: { connect: String(a.id) },
