@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 extern "C" {
@@ -102,8 +103,11 @@ struct VideoWriter::Encoder {
     if (fd < 0) return std::string("create ") + path + ": " + std::strerror(errno);
     int rc = avformat_alloc_output_context2(&fmt, nullptr, "mp4", path.c_str());
     if (rc < 0 || !fmt) return avError(rc, "mp4 muxer");
-    const AVCodec* codec = avcodec_find_encoder_by_name("libx264");
-    if (!codec) return "libx264 encoder not available";
+    const bool av1 = o.codec == "av1";
+    if (!av1 && o.codec != "h264") return "unknown video codec '" + o.codec + "'";
+    const char* encoder = av1 ? "libsvtav1" : "libx264";
+    const AVCodec* codec = avcodec_find_encoder_by_name(encoder);
+    if (!codec) return std::string(encoder) + " encoder not available";
     st = avformat_new_stream(fmt, nullptr);
     cc = avcodec_alloc_context3(codec);
     if (!st || !cc) return "out of memory";
@@ -116,14 +120,24 @@ struct VideoWriter::Encoder {
     cc->max_b_frames = 0;
     if (fmt->oformat->flags & AVFMT_GLOBALHEADER) cc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     AVDictionary* copts = nullptr;
-    av_dict_set(&copts, "preset", o.preset.c_str(), 0);
-    // zerolatency: every frame leaves the encoder at once (nothing lost in a lookahead on a kill).
-    av_dict_set(&copts, "tune", "stillimage,zerolatency", 0);
     av_dict_set(&copts, "crf", std::to_string(o.crf).c_str(), 0);
-    av_dict_set(&copts, "threads", "1", 0);
+    if (av1) {
+      // Screen content tools, low-delay prediction (each frame leaves the encoder at once, so a
+      // kill loses nothing in a lookahead), one thread per session, a keyframe at least every
+      // keyframe_interval's worth of frames at the cap (forced by time as well, see send()).
+      const long keyint = std::max<long>(1, static_cast<long>(o.keyframe_interval.count()) * o.max_fps / 1000);
+      cc->gop_size = static_cast<int>(keyint);
+      av_dict_set(&copts, "preset", "10", 0);
+      av_dict_set(&copts, "svtav1-params", ("scm=1:pred-struct=1:lp=1:keyint=" + std::to_string(keyint)).c_str(), 0);
+    } else {
+      av_dict_set(&copts, "preset", o.preset.c_str(), 0);
+      // zerolatency: every frame leaves the encoder at once (nothing lost in a lookahead on a kill).
+      av_dict_set(&copts, "tune", "stillimage,zerolatency", 0);
+      av_dict_set(&copts, "threads", "1", 0);
+    }
     rc = avcodec_open2(cc, codec, &copts);
     av_dict_free(&copts);
-    if (rc < 0) return avError(rc, "open libx264");
+    if (rc < 0) return avError(rc, (std::string("open ") + encoder).c_str());
     avcodec_parameters_from_context(st->codecpar, cc);
     st->time_base = AVRational{1, 1000};
     constexpr int kIoBuffer = 64 * 1024;
@@ -245,6 +259,13 @@ VideoWriter::VideoWriter(std::string path, VideoOptions options)
 }
 
 VideoWriter::~VideoWriter() { close(-1); }
+
+int crfForQuality(std::string_view quality, std::string_view codec) {
+  const bool av1 = codec == "av1";
+  if (quality == "low") return av1 ? 50 : 34;
+  if (quality == "high") return av1 ? 32 : 24;
+  return av1 ? 40 : 30;
+}
 
 bool VideoWriter::frame(const std::uint8_t* bgrx, int width, int height, int stride, std::int64_t ms) {
   if (!bgrx || width <= 0 || height <= 0 || stride < width * 4) return false;

@@ -20,9 +20,12 @@
 namespace vigil::recorder {
 
 struct VideoOptions {
+  /// "h264" (libx264: cheap to encode, plays everywhere) or "av1" (SVT-AV1 with screen-content
+  /// tools: about a third of the size for text screens, several times the CPU and ~100 MB more).
+  std::string codec = "h264";
   int max_fps = 5;                                    // frame-rate cap (changed frames only)
-  int crf = 30;                                       // x264 quality (lower = better, larger)
-  std::string preset = "veryfast";
+  int crf = 30;                                       // the codec's quality (lower = better, larger)
+  std::string preset = "veryfast";                    // x264 preset (AV1 uses SVT preset 10)
   std::chrono::milliseconds keyframe_interval{10000};
   std::chrono::milliseconds fragment_interval{1000};  // data reaches the file at least this often
   /// Called once, from the worker thread, on the first encoding or write error.
@@ -31,6 +34,10 @@ struct VideoOptions {
   /// the hash chain of tamper evidence (recorder/recording_chain). An error fails the recording.
   std::function<std::error_code(std::uint64_t offset, std::string_view bytes)> chunk_written;
 };
+
+/// The CRF of a safe's quality preset ("low", "standard", "high"; else standard) for a codec:
+/// x264 34 / 30 / 24, SVT-AV1 50 / 40 / 32.
+int crfForQuality(std::string_view quality, std::string_view codec = "h264");
 
 class VideoWriter {
  public:

@@ -1,5 +1,6 @@
 // vigil: the privileged session manager. `vigil --help` lists the subcommands.
 #include <malloc.h>
+#include <stdlib.h>
 
 #include <iostream>
 
@@ -10,6 +11,9 @@ int main(int argc, char** argv) {
   // One thread per SSH session: glibc would give many of them a malloc arena of their own, which
   // dominates the memory of idle sessions (bench/ssh). Two arenas are plenty for this workload.
   mallopt(M_ARENA_MAX, 2);
+  // The AV1 video encoder (SVT-AV1) prints its configuration to stderr at every session: errors
+  // only, unless the operator set SVT_LOG. Set before any thread starts (setenv is not thread-safe).
+  setenv("SVT_LOG", "1", 0);
   CLI::App app{"Vigil - privileged session manager: vault, session proxy, recording, review"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string(VIGIL_VERSION));

@@ -418,6 +418,9 @@ std::unique_ptr<proto::Session> SessionGatekeeper::startSession(const proto::Gra
     p.credential.secret = std::move(*secret);
     p.risk = risk_;
     p.encrypt = c.safe->policy.encrypt_recordings;
+    p.video_codec = c.safe->policy.video_codec;
+    p.video_max_fps = c.safe->policy.video_max_fps;
+    p.video_quality = c.safe->policy.video_quality;
     p.moderated = c.moderated;
     if (c.window_end) {
       p.ends_at = std::chrono::system_clock::time_point(std::chrono::seconds(*c.window_end));

@@ -50,6 +50,10 @@ class SessionRecorder : public proto::Session {
     std::optional<std::chrono::system_clock::time_point> ends_at;  // the approval's window end
     std::string ends_reason;
     int moderation_wait_seconds = 300;
+    // Graphical sessions: the safe's video settings (frame-rate cap, "low" / "standard" / "high").
+    std::string video_codec = "h264";
+    int video_max_fps = 5;
+    std::string video_quality = "standard";
   };
   SessionRecorder(store::Store& store, std::shared_ptr<SessionEventWriter> events, Params params);
   /// Without end(): ends with reason "error".

@@ -25,6 +25,9 @@ void SessionRecorder::frame(const std::uint8_t* bgrx, int width, int height, int
     }
     recorder::VideoOptions o;
     o.fragment_interval = p_.flush_interval;
+    o.codec = p_.video_codec;
+    o.max_fps = p_.video_max_fps;
+    o.crf = recorder::crfForQuality(p_.video_quality, p_.video_codec);
     o.on_error = [healthy = healthy_, id = p_.id](const std::string& e) {
       healthy->store(false);
       sessionLog()->error("session={} video recording error: {}", id, e);

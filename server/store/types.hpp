@@ -57,6 +57,11 @@ struct SafePolicy {
   bool allow_x11_forwarding = false;
   bool trust_on_first_use = false;  // an unpinned target's host key is pinned at first connect
   bool encrypt_recordings = false;  // AES-256-GCM at rest (recorder/recording_cipher)
+  // Screen video of graphical (RDP) sessions: codec ("h264", "av1"), frame-rate cap and quality
+  // ("low", "standard", "high").
+  std::string video_codec = "h264";
+  int video_max_fps = 5;
+  std::string video_quality = "standard";
 };
 
 struct Safe {

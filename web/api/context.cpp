@@ -225,6 +225,9 @@ json policyJson(const store::SafePolicy& p) {
               {"allow_x11_forwarding", p.allow_x11_forwarding},
               {"trust_on_first_use", p.trust_on_first_use}};
   j["encrypt_recordings"] = p.encrypt_recordings;
+  j["video_codec"] = p.video_codec;
+  j["video_max_fps"] = p.video_max_fps;
+  j["video_quality"] = p.video_quality;
   return j;
 }
 

@@ -23,7 +23,8 @@ void applyPolicy(const json& body, store::SafePolicy& p) {
   if (!it->is_object()) throw ApiError(400, "validation_failed", "policy: must be an object");
   allowOnlyFields(*it, {"record_sessions", "live_monitoring", "require_dual_authorization", "retention_days",
                         "allowed_protocols", "allow_file_transfer", "allow_port_forwarding", "allow_agent_forwarding",
-                        "allow_x11_forwarding", "trust_on_first_use", "encrypt_recordings"});
+                        "allow_x11_forwarding", "trust_on_first_use", "encrypt_recordings", "video_codec",
+                        "video_max_fps", "video_quality"});
   if (auto v = optionalBool(*it, "record_sessions")) p.record_sessions = *v;
   if (auto v = optionalBool(*it, "live_monitoring")) p.live_monitoring = *v;
   if (auto v = optionalBool(*it, "require_dual_authorization")) p.require_dual_authorization = *v;
@@ -35,6 +36,16 @@ void applyPolicy(const json& body, store::SafePolicy& p) {
   if (auto v = optionalBool(*it, "allow_x11_forwarding")) p.allow_x11_forwarding = *v;
   if (auto v = optionalBool(*it, "trust_on_first_use")) p.trust_on_first_use = *v;
   if (auto v = optionalBool(*it, "encrypt_recordings")) p.encrypt_recordings = *v;
+  if (auto v = optionalString(*it, "video_codec", 16)) {
+    if (*v != "h264" && *v != "av1") throw ApiError(400, "validation_failed", "policy.video_codec: must be h264 or av1");
+    p.video_codec = *v;
+  }
+  if (auto v = optionalInt(*it, "video_max_fps", 1, 30)) p.video_max_fps = static_cast<int>(*v);
+  if (auto v = optionalString(*it, "video_quality", 16)) {
+    if (*v != "low" && *v != "standard" && *v != "high")
+      throw ApiError(400, "validation_failed", "policy.video_quality: must be one of low, standard, high");
+    p.video_quality = *v;
+  }
 }
 
 HttpResponse list(RequestContext& c) {

@@ -215,6 +215,60 @@ TEST_CASE("the SOC watches an RDP session as pictures, suspends it (input droppe
   CHECK(s["end_reason"] == "terminated");
 }
 
+TEST_CASE("a safe's video settings (AV1, a frame-rate cap, low quality) are what its RDP recordings use",
+          "[rdp][e2e][video]") {
+  auto& w = world();
+  // Bad settings are refused with a clear message.
+  auto bad = w.env().admin().post("/api/v1/safes", {{"name", uniq("rdp-bad")}, {"policy", {{"video_codec", "hevc"}}}});
+  CHECK(bad.status == 400);
+  CHECK(contains(bad.body, "video_codec"));
+  bad = w.env().admin().post("/api/v1/safes", {{"name", uniq("rdp-bad")}, {"policy", {{"video_max_fps", 0}}}});
+  CHECK(bad.status == 400);
+
+  auto safe = w.env().admin().post("/api/v1/safes", {{"name", uniq("rdp-av1")},
+                                                     {"policy", {{"trust_on_first_use", true}, {"video_codec", "av1"},
+                                                                 {"video_max_fps", 2}, {"video_quality", "low"}}}});
+  INFO(safe.body);
+  REQUIRE(safe.status == 201);
+  CHECK(safe.json()["policy"]["video_codec"] == "av1");
+  CHECK(safe.json()["policy"]["video_max_fps"] == 2);
+  CHECK(safe.json()["policy"]["video_quality"] == "low");
+  const std::int64_t safe_id = safe.json()["id"];
+  w.grant(safe_id, w.alice.id);
+  const std::int64_t account = w.makeAccount(safe_id, w.makeTarget(uniq("win-av1"), w.targetPort(), ""));
+  auto l = w.launch(w.alice, account);
+  auto client = w.xfreerdp(l["token"], "xfreerdp-av1.log");
+  std::this_thread::sleep_for(std::chrono::seconds(5));
+  INFO("xfreerdp log: " << readFile(w.tmp() + "/xfreerdp-av1.log"));
+  REQUIRE(client.alive());
+  typeInto(w, "echo av1 " + api_test::randomHex(4));
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  client.stop();
+  auto s = w.endedSession(account, 1);
+  const std::string sid = s["id"];
+  std::string video;
+  for (int i = 0; i < 50 && video.empty(); ++i) {
+    auto r = w.env().admin().get("/api/v1/sessions/" + sid + "/recording/file");
+    if (r.status == 200) video = r.body;
+    else std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  REQUIRE(video.size() > 500);
+  const std::string file = w.tmp() + "/" + sid + ".mp4";
+  std::ofstream(file, std::ios::binary) << video;
+  auto probe = vigil::test::runCommand(
+      "ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=codec_name,nb_read_frames "
+      "-show_entries format=duration -of json " + file);
+  INFO(probe.output);
+  REQUIRE(probe.exit_code == 0);
+  auto pj = json::parse(probe.output);
+  CHECK(pj["streams"][0]["codec_name"] == "av1");
+  const double seconds = std::stod(pj["format"]["duration"].get<std::string>());
+  const int frames = std::stoi(pj["streams"][0]["nb_read_frames"].get<std::string>());
+  CHECK(seconds > 5.0);
+  // At most 2 changed frames a second (plus the last picture repeated at the end).
+  CHECK(frames <= static_cast<int>(seconds * 2) + 2);
+}
+
 TEST_CASE("a safe that encrypts recordings gets no RDP session (the video cannot be encrypted yet), saying why",
           "[rdp][refusal][encryption]") {
   auto& w = world();

@@ -64,9 +64,20 @@ double duration(const std::string& file) {
 
 }  // namespace
 
-TEST_CASE("changed frames become an H.264 MP4 that lasts as long as the session", "[recorder][video]") {
+std::string codecOf(const std::string& file) {
+  auto out = run("ffprobe -v error -select_streams v:0 -show_entries stream=codec_name -of csv=p=0 " + file);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+TEST_CASE("changed frames become an MP4 (H.264 or AV1) that lasts as long as the session", "[recorder][video]") {
+  const std::string codec = GENERATE(std::string("h264"), std::string("av1"));
+  INFO("codec " << codec);
   const std::string file = tempPath("a.mp4");
-  vigil::recorder::VideoWriter w(file, {});
+  vigil::recorder::VideoOptions o;
+  o.codec = codec;
+  o.crf = vigil::recorder::crfForQuality("standard", codec);
+  vigil::recorder::VideoWriter w(file, o);
   for (int i = 0; i < 10; ++i) {
     auto px = picture(i);
     REQUIRE(w.frame(px.data(), 640, 400, 640 * 4, i * 300));
@@ -74,9 +85,29 @@ TEST_CASE("changed frames become an H.264 MP4 that lasts as long as the session"
   }
   CHECK(w.close(6000).empty());
   INFO(run("ffprobe -v error -show_format -show_streams " + file));
+  CHECK(codecOf(file) == codec);
   CHECK(frames(file) >= 5);
   CHECK(duration(file) == Approx(6.0).margin(0.5));
   CHECK((std::filesystem::status(file).permissions() & std::filesystem::perms::others_read) == std::filesystem::perms::none);
+}
+
+TEST_CASE("an unknown codec fails the recording with a clear error", "[recorder][video]") {
+  const std::string file = tempPath("x.mp4");
+  vigil::recorder::VideoOptions o;
+  o.codec = "hevc";
+  vigil::recorder::VideoWriter w(file, o);
+  auto px = picture(0);
+  w.frame(px.data(), 640, 400, 640 * 4, 0);
+  CHECK(w.close(100).find("unknown video codec 'hevc'") != std::string::npos);
+}
+
+TEST_CASE("quality presets map to each codec's CRF", "[recorder][video]") {
+  using vigil::recorder::crfForQuality;
+  CHECK(crfForQuality("low") == 34);
+  CHECK(crfForQuality("standard") == 30);
+  CHECK(crfForQuality("high") == 24);
+  CHECK(crfForQuality("high", "av1") == 32);
+  CHECK(crfForQuality("nonsense", "av1") == 40);
 }
 
 TEST_CASE("frames faster than the cap merge instead of queueing", "[recorder][video]") {
@@ -95,10 +126,13 @@ TEST_CASE("frames faster than the cap merge instead of queueing", "[recorder][vi
 }
 
 TEST_CASE("a writer killed with SIGKILL leaves a playable file up to its last fragment", "[recorder][video]") {
+  const std::string codec = GENERATE(std::string("h264"), std::string("av1"));
+  INFO("codec " << codec);
   const std::string file = tempPath("c.mp4");
   pid_t pid = fork();
   if (pid == 0) {
     vigil::recorder::VideoOptions o;
+    o.codec = codec;
     o.fragment_interval = std::chrono::milliseconds(500);
     auto* w = new vigil::recorder::VideoWriter(file, o);
     for (int i = 0;; ++i) {

@@ -33,7 +33,7 @@ export function compliancePanel(safe, canManage) {
           field('Approvers', select('approver_permission', APPROVER_PERMS, { value: p.approver_permission })),
           field('Also these user ids', input('approver_user_ids', { value: (p.approver_user_ids || []).join(', ') }),
             'Comma-separated. The requester never approves their own request.')),
-        checkbox('moderated', 'Moderated: a SOC watcher must be present (not enforced yet: sessions are refused)', p.moderated),
+        checkbox('moderated', 'Moderated: a SOC watcher must be present (the user\u2019s input is held until one watches)', p.moderated),
         h('div', { class: 'form-grid' },
           field('Retention class', select('retention_class', CLASSES, { value: p.retention_class })),
           field('Custom retention (days)', input('retention_days', { type: 'number', min: '1', max: '36500', value: String(p.retention_days) })),

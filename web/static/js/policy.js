@@ -1,6 +1,6 @@
 // Safe policy: form fields, reading them back, and a compact summary.
 import { h } from './dom.js';
-import { field, checkbox, checkboxGroup, checkedValues, badge } from './ui.js';
+import { field, checkbox, checkboxGroup, checkedValues, badge, select } from './ui.js';
 
 export const PROTOCOLS = [
   { value: 'ssh', label: 'SSH', port: 22 },
@@ -20,7 +20,23 @@ export const DEFAULT_POLICY = {
   allow_agent_forwarding: false,
   allow_x11_forwarding: false,
   trust_on_first_use: false,
+  video_codec: 'h264',
+  video_max_fps: 5,
+  video_quality: 'standard',
 };
+
+/** Screen video codecs for RDP recordings. */
+export const VIDEO_CODECS = [
+  { value: 'h264', label: 'H.264' },
+  { value: 'av1', label: 'AV1 (smaller)' },
+];
+
+/** Screen video quality presets for RDP recordings (x264 CRF 34 / 30 / 24 on the server). */
+export const VIDEO_QUALITIES = [
+  { value: 'low', label: 'Low (smallest files)' },
+  { value: 'standard', label: 'Standard' },
+  { value: 'high', label: 'High (sharpest text)' },
+];
 
 /** Channel rules the SSH proxy enforces (checkbox name = policy field). */
 export const SSH_POLICY_FLAGS = [
@@ -58,7 +74,18 @@ export function policyFieldset(policy = DEFAULT_POLICY, { disabled = false } = {
       h('div', { class: 'checkbox-row' },
         SSH_POLICY_FLAGS.map((f) => checkbox(f.name, f.label, Boolean(p[f.name])))),
       h('p', { class: 'field-hint', text: 'Forwarding is refused unless allowed here. Trust on first use pins an ' +
-        'unpinned target’s host key at its first session (audited); otherwise such targets are refused.' })));
+        'unpinned target’s host key at its first session (audited); otherwise such targets are refused.' })),
+    h('fieldset', { class: 'checkbox-group', id: 'rdp-policy' },
+      h('legend', { text: 'RDP screen video' }),
+      h('div', { class: 'field-row' },
+        field('Codec', select('video_codec', VIDEO_CODECS, { value: p.video_codec }),
+          'AV1 keeps long retention small; it costs several times the CPU of H.264.'),
+        field('Frames per second (at most)', h('input', {
+          name: 'video_max_fps', type: 'number', min: '1', max: '30', step: '1', required: true,
+          value: String(p.video_max_fps), class: 'input-narrow',
+        }), 'Only changed frames are recorded: 1 to 30.'),
+        field('Quality', select('video_quality', VIDEO_QUALITIES, { value: p.video_quality }),
+          'Higher quality keeps small text sharp; lower makes smaller files.'))));
   return fs;
 }
 
@@ -71,12 +98,18 @@ export function readPolicy(form) {
     retention_days: Number.parseInt(form.querySelector('input[name="retention_days"]').value, 10),
     allowed_protocols: checkedValues(form, 'allowed_protocols'),
     ...Object.fromEntries(SSH_POLICY_FLAGS.map((f) => [f.name, bool(f.name)])),
+    video_codec: form.querySelector('select[name="video_codec"]').value,
+    video_max_fps: Number.parseInt(form.querySelector('input[name="video_max_fps"]').value, 10),
+    video_quality: form.querySelector('select[name="video_quality"]').value,
   };
 }
 
 export function validatePolicy(policy) {
   if (!Number.isInteger(policy.retention_days) || policy.retention_days < 1 || policy.retention_days > 36500) {
     return 'Retention must be a whole number of days between 1 and 36500.';
+  }
+  if (!Number.isInteger(policy.video_max_fps) || policy.video_max_fps < 1 || policy.video_max_fps > 30) {
+    return 'Video frames per second must be a whole number between 1 and 30.';
   }
   return null;
 }
@@ -100,6 +133,9 @@ export function policySummary(policy) {
     p.allow_x11_forwarding ? badge('X11', 'warn') : null,
     p.allow_file_transfer === false ? badge('No file transfer', 'info') : null,
     p.trust_on_first_use ? badge('Trust on first use', 'warn') : null,
+    protocols.includes('rdp') && p.video_codec
+      && (p.video_codec !== 'h264' || p.video_max_fps !== 5 || p.video_quality !== 'standard')
+      ? badge(`RDP video ${p.video_codec.toUpperCase()} ${p.video_max_fps} fps · ${p.video_quality}`, 'neutral') : null,
     protocols.length
       ? badge(protocols.map((x) => x.toUpperCase()).join(' · '), 'protocol')
       : badge('No protocols', 'warn'));
