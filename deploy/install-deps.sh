@@ -14,10 +14,10 @@ build_pkgs=(
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
   libargon2-dev liboath-dev libldap-dev libre2-dev libzstd-dev
   libssh-dev libvterm-dev zlib1g-dev
-  freerdp2-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libjpeg62-turbo-dev libfreetype-dev
+  freerdp2-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libjpeg62-turbo-dev libfreetype-dev libxkbcommon-dev
   catch2
 )
-runtime_pkgs=(postgresql openssl libfreerdp2-2 libfreerdp-server2-2 libavcodec59 libavformat59 libswscale6 libjpeg62-turbo libfreetype6 fonts-dejavu-core)
+runtime_pkgs=(postgresql openssl libfreerdp2-2 libfreerdp-server2-2 libavcodec59 libavformat59 libswscale6 libjpeg62-turbo libfreetype6 fonts-dejavu-core libxkbcommon0 xkb-data)
 test_pkgs=(
   slapd ldap-utils chromium wrk curl procps iproute2
   openssh-server openssh-client sshpass

@@ -234,9 +234,9 @@ BOOL Connection::onPostConnect() {
   freerdp_settings_set_uint32(s, FreeRDP_DesktopHeight, static_cast<UINT32>(target_.height()));
   freerdp_settings_set_uint32(s, FreeRDP_ColorDepth, 32);
   session_->setControl(this);
-  if (keys_.layout() != 0x409 && keys_.layout() != 0)
+  if (!keys_.layoutKnown())
     session_->note("keyboard_layout", "client keyboard layout " + std::to_string(keys_.layout()) +
-                                          " is transcribed as US");
+                                          " is not known: typed text is transcribed as on a US keyboard");
   rdpLog()->info("session={} RDP client {} as {} -> {}@{}", sid, addr_, grant_.username, grant_.account_user,
                  grant_.target.name);
   return TRUE;

@@ -62,6 +62,10 @@ constexpr std::size_t kMaxRow = 500;
 
 }  // namespace
 
+KeyboardText::KeyboardText(std::uint32_t layout) : layout_(layout) {
+  if (layout != 0x409 && layout != 0) xkb_ = KeyboardLayout::forWindowsLayout(layout);
+}
+
 void KeyboardText::endRow() {
   if (!row_.empty()) done_.push_back(std::move(row_));
   row_.clear();
@@ -122,6 +126,23 @@ void KeyboardText::key(std::uint16_t code, bool extended, bool release, std::int
     special(mods + (shift && !mods.empty() ? "Shift+" : "") + n, now_ms);
     if (n == "Enter") endRow();
     return;
+  }
+  if (xkb_ && !extended) {
+    // The client's layout: what the key types with Shift, AltGr and Caps Lock as they are. A
+    // client may send AltGr as Ctrl+Alt: text typed with AltGr is text, not a shortcut.
+    const std::string typed = xkb_->text(code, shift, ralt_, caps_);
+    if (!typed.empty() && (mods.empty() || (ralt_ && !lalt_ && !win_))) {
+      text(typed, now_ms);
+      return;
+    }
+    const std::string base = xkb_->text(code, false, false, false);
+    if (!mods.empty() && !base.empty()) {
+      std::string k = base;
+      if (k.size() == 1) k[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(k[0])));
+      special(mods + (shift ? "Shift+" : "") + k, now_ms);
+      return;
+    }
+    if (!base.empty() || typed.empty()) return;  // a dead key (accents are not composed) or nothing
   }
   char c = 0;
   if (extended && code == 0x35) c = '/';

@@ -6,15 +6,19 @@
 // SENSITIVE: sees every keystroke (passwords typed on the target too). The rows go to the
 // recording's timeline only, never to logs.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "protocols/rdp/keyboard_layout.hpp"
 
 namespace vigil::rdp {
 
 class KeyboardText {
  public:
-  /// `layout`: the client's keyboard layout id (0x409 US). Other layouts are read as US for now.
-  explicit KeyboardText(std::uint32_t layout = 0x409) : layout_(layout) {}
+  /// `layout`: the client's keyboard layout id (0x409 US). Other layouts are read through their
+  /// XKB equivalent (KeyboardLayout); a layout without one is read as US (see layoutKnown()).
+  explicit KeyboardText(std::uint32_t layout = 0x409);
 
   /// A scancode event: `code` is the set-1 scancode, `extended` the E0 prefix, `release` a key up.
   void key(std::uint16_t code, bool extended, bool release, std::int64_t now_ms);
@@ -30,6 +34,9 @@ class KeyboardText {
   /// Ends the current row (session end).
   void finish();
   std::uint32_t layout() const { return layout_; }
+  /// False when the client's layout is neither US nor one KeyboardLayout knows: typed text is
+  /// transcribed as if on a US keyboard.
+  bool layoutKnown() const { return layout_ == 0x409 || layout_ == 0 || xkb_ != nullptr; }
 
  private:
   void text(const std::string& s, std::int64_t now_ms);
@@ -37,6 +44,7 @@ class KeyboardText {
   void endRow();
 
   std::uint32_t layout_;
+  std::shared_ptr<const KeyboardLayout> xkb_;  // non-US layouts
   bool lshift_ = false, rshift_ = false, lctrl_ = false, rctrl_ = false, lalt_ = false, ralt_ = false;
   bool win_ = false, caps_ = false;
   std::uint16_t high_surrogate_ = 0;

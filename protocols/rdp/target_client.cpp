@@ -189,6 +189,12 @@ bool TargetClient::connect(const proto::Grant& grant, proto::Credential& cred, i
   freerdp_settings_set_bool(s, FreeRDP_DeviceRedirection, FALSE);
   freerdp_settings_set_bool(s, FreeRDP_RedirectClipboard, FALSE);
   freerdp_settings_set_bool(s, FreeRDP_AudioPlayback, FALSE);
+  // Lossless pictures from the target (planar / interleaved bitmaps): the recording encodes the
+  // real screen, not a lossy codec's noise that changes every frame (RemoteFX made the video
+  // several times larger), and the person's picture is re-encoded from a clean copy.
+  freerdp_settings_set_bool(s, FreeRDP_RemoteFxCodec, FALSE);
+  freerdp_settings_set_bool(s, FreeRDP_NSCodec, FALSE);
+  freerdp_settings_set_bool(s, FreeRDP_SupportGraphicsPipeline, FALSE);
 
   const std::string sid = session.id();
   const bool ok = freerdp_connect(instance_);

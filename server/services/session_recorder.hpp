@@ -51,7 +51,7 @@ class SessionRecorder : public proto::Session {
     std::string ends_reason;
     int moderation_wait_seconds = 300;
     // Graphical sessions: the safe's video settings (frame-rate cap, "low" / "standard" / "high").
-    std::string video_codec = "h264";
+    std::string video_codec = "av1";
     int video_max_fps = 5;
     std::string video_quality = "standard";
   };

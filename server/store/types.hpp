@@ -59,7 +59,7 @@ struct SafePolicy {
   bool encrypt_recordings = false;  // AES-256-GCM at rest (recorder/recording_cipher)
   // Screen video of graphical (RDP) sessions: codec ("h264", "av1"), frame-rate cap and quality
   // ("low", "standard", "high").
-  std::string video_codec = "h264";
+  std::string video_codec = "av1";
   int video_max_fps = 5;
   std::string video_quality = "standard";
 };

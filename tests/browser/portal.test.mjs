@@ -450,7 +450,7 @@ describe('Vigil portal', { timeout: 20 * 60_000 }, () => {
     await form.getByLabel('Dual authorization').check();
     await form.getByLabel('Retention (days)').fill('365');
     await form.getByLabel('RDP', { exact: true }).uncheck();
-    await form.getByLabel('Codec').selectOption('av1');
+    await form.getByLabel('Codec').selectOption('h264');
     await form.getByLabel('Frames per second (at most)').fill('3');
     await form.getByLabel('Quality').selectOption('high');
     await form.locator('button[type=submit]').click();
@@ -460,7 +460,7 @@ describe('Vigil portal', { timeout: 20 * 60_000 }, () => {
     assert.equal(await page.locator('#safe-edit-form').getByLabel('Retention (days)').inputValue(), '365');
     assert.equal(await page.locator('#safe-edit-form').getByLabel('RDP', { exact: true }).isChecked(), false);
     assert.equal(await page.locator('#safe-edit-form').getByLabel('Dual authorization').isChecked(), true);
-    assert.equal(await page.locator('#safe-edit-form').getByLabel('Codec').inputValue(), 'av1');
+    assert.equal(await page.locator('#safe-edit-form').getByLabel('Codec').inputValue(), 'h264');
     assert.equal(await page.locator('#safe-edit-form').getByLabel('Frames per second (at most)').inputValue(), '3');
     assert.equal(await page.locator('#safe-edit-form').getByLabel('Quality').inputValue(), 'high');
     await screenshot('safe-policy-edited');

@@ -62,3 +62,61 @@ TEST_CASE("a pause ends a row; Unicode key events are text", "[rdp][keyboard]") 
   REQUIRE(rows.size() == 1);
   CHECK(rows[0] == "\xC3\xA9");
 }
+
+TEST_CASE("a German keyboard types through its own layout: Z/Y swapped, umlauts, AltGr, shifted digits", "[rdp][keyboard][layout]") {
+  KeyboardText k(0x407);
+  REQUIRE(k.layoutKnown());
+  tap(k, 0x15);                  // the key where US has Y: z
+  tap(k, 0x2C);                  // the key where US has Z: y
+  tap(k, 0x1A);                  // ü
+  k.key(0x2A, false, false, 0);  // Shift
+  tap(k, 0x03);                  // "
+  k.key(0x2A, false, true, 0);
+  k.key(0x38, true, false, 0);   // AltGr (right Alt)
+  tap(k, 0x10);                  // @
+  k.key(0x38, true, true, 0);
+  // A client sending AltGr as Ctrl + right Alt still types text.
+  k.key(0x1D, false, false, 0);
+  k.key(0x38, true, false, 0);
+  tap(k, 0x1B);                  // ~
+  k.key(0x38, true, true, 0);
+  k.key(0x1D, false, true, 0);
+  // Ctrl with the key labelled Y on this keyboard is [Ctrl+Y], named by the layout.
+  k.key(0x1D, false, false, 0);
+  tap(k, 0x2C);
+  k.key(0x1D, false, true, 0);
+  tap(k, 0x1C);
+  auto rows = k.take();
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0] == "zy\xc3\xbc\"@~[Ctrl+Y]");
+}
+
+TEST_CASE("a French keyboard: AZERTY letters and unshifted symbols on the digit row", "[rdp][keyboard][layout]") {
+  KeyboardText k(0x40C);
+  REQUIRE(k.layoutKnown());
+  tap(k, 0x10);                  // a
+  tap(k, 0x11);                  // z
+  tap(k, 0x02);                  // &
+  k.key(0x2A, false, false, 0);
+  tap(k, 0x02);                  // 1
+  k.key(0x2A, false, true, 0);
+  tap(k, 0x03);                  // é
+  tap(k, 0x1A);                  // ^ is a dead key: nothing typed (accents are not composed)
+  tap(k, 0x1C);
+  auto rows = k.take();
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0] == "az&1\xc3\xa9");
+}
+
+TEST_CASE("an unknown layout is transcribed as US and says so", "[rdp][keyboard][layout]") {
+  KeyboardText k(0x12345);
+  CHECK_FALSE(k.layoutKnown());
+  tap(k, 0x15);
+  k.finish();
+  auto rows = k.take();
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0] == "y");
+  CHECK(vigil::rdp::KeyboardLayout::xkbName(0x407) == "de");
+  CHECK(vigil::rdp::KeyboardLayout::xkbName(0x100C) == "ch(fr)");
+  CHECK(vigil::rdp::KeyboardLayout::xkbName(0x12345).empty());
+}
