@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import {
-  VIGIL_BIN, VigilServer, BrowserSession, ensureVendor, loginThroughPortal, apiCall,
+  VigilServer, BrowserSession, ensureVendor, loginThroughPortal, apiCall, freePort,
 } from './harness.mjs';
-import { RdpWorld, freePort } from './rdp.mjs';
+import { RdpWorld } from './rdp.mjs';
 
 const STEP_TIMEOUT_MS = 180_000;
 const rdp = new RdpWorld();
