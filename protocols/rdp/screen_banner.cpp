@@ -1,6 +1,7 @@
 #include "protocols/rdp/screen_banner.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <filesystem>
 
@@ -47,13 +48,13 @@ void ScreenBanner::render(const std::string& text, int width) {
   pixels_.assign(static_cast<std::size_t>(width_) * kHeight * 4, 0);
   for (std::size_t p = 0; p < pixels_.size(); p += 4) std::memcpy(&pixels_[p], kBar, 3);
 
-  static bool warned = false;
+  static std::atomic<bool> warned{false};  // sessions render on their own threads
   const char* font = fontFile();
   FT_Library lib = nullptr;
   FT_Face face = nullptr;
   if (!font || FT_Init_FreeType(&lib) != 0 || FT_New_Face(lib, font, 0, &face) != 0) {
-    if (!warned) rdpLog()->warn("no font for the on-screen notice (install fonts-dejavu-core); the bar has no text");
-    warned = true;
+    if (!warned.exchange(true))
+      rdpLog()->warn("no font for the on-screen notice (install fonts-dejavu-core); the bar has no text");
     if (lib) FT_Done_FreeType(lib);
     return;
   }
