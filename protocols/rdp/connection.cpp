@@ -261,6 +261,7 @@ BOOL Connection::onActivate() {
   if (!stream_) stream_ = Stream_New(nullptr, 64 * 1024);
   activated_ = true;
   full_refresh_ = true;
+  target_.pointer.attach(peer_->context);  // the target's current pointer, then its changes
   return TRUE;
 }
 
@@ -480,7 +481,9 @@ void Connection::end(const std::string& reason, const std::string& detail) {
   recordFrame(true);
   session_->setControl(nullptr);
   session_->end(reason, detail, input_events_, bytes_to_client_);
-  rdpLog()->info("session={} ended: {}", session_->id(), reason);
+  target_.pointer.attach(nullptr);
+  rdpLog()->info("session={} ended: {} (pointer updates: {} sent, {} dropped)", session_->id(), reason,
+                 target_.pointer.sent(), target_.pointer.dropped());
 }
 
 void Connection::run() {

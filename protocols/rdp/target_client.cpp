@@ -82,6 +82,51 @@ BOOL desktopResize(rdpContext* context) {
   return TRUE;
 }
 
+// The target's pointer: copied out of FreeRDP's update and handed to the relay (see pointer_relay.hpp).
+PointerShape copyShape(UINT32 bpp, UINT32 hot_x, UINT32 hot_y, UINT32 w, UINT32 h, const BYTE* xor_mask, UINT32 xor_len,
+                       const BYTE* and_mask, UINT32 and_len) {
+  PointerShape s;
+  s.xor_bpp = bpp;
+  s.hot_x = hot_x;
+  s.hot_y = hot_y;
+  s.width = w;
+  s.height = h;
+  if (xor_mask) s.xor_mask.assign(xor_mask, xor_mask + xor_len);
+  if (and_mask) s.and_mask.assign(and_mask, and_mask + and_len);
+  return s;
+}
+BOOL pointerPosition(rdpContext* c, const POINTER_POSITION_UPDATE* u) {
+  if (u) selfOf(c)->pointer.position(u->xPos, u->yPos);
+  return TRUE;
+}
+BOOL pointerSystem(rdpContext* c, const POINTER_SYSTEM_UPDATE* u) {
+  if (u) selfOf(c)->pointer.system(u->type);
+  return TRUE;
+}
+BOOL pointerColor(rdpContext* c, const POINTER_COLOR_UPDATE* u) {
+  if (u)
+    selfOf(c)->pointer.shape(u->cacheIndex, copyShape(24, u->xPos, u->yPos, u->width, u->height, u->xorMaskData,
+                                                      u->lengthXorMask, u->andMaskData, u->lengthAndMask));
+  return TRUE;
+}
+BOOL pointerNew(rdpContext* c, const POINTER_NEW_UPDATE* u) {
+  if (!u) return TRUE;
+  const POINTER_COLOR_UPDATE& a = u->colorPtrAttr;
+  selfOf(c)->pointer.shape(a.cacheIndex, copyShape(u->xorBpp, a.xPos, a.yPos, a.width, a.height, a.xorMaskData,
+                                                   a.lengthXorMask, a.andMaskData, a.lengthAndMask));
+  return TRUE;
+}
+BOOL pointerLarge(rdpContext* c, const POINTER_LARGE_UPDATE* u) {
+  if (u)
+    selfOf(c)->pointer.shape(u->cacheIndex, copyShape(u->xorBpp, u->hotSpotX, u->hotSpotY, u->width, u->height,
+                                                      u->xorMaskData, u->lengthXorMask, u->andMaskData, u->lengthAndMask));
+  return TRUE;
+}
+BOOL pointerCached(rdpContext* c, const POINTER_CACHED_UPDATE* u) {
+  if (u) selfOf(c)->pointer.cached(u->cacheIndex);
+  return TRUE;
+}
+
 BOOL preConnect(freerdp* /*instance*/) { return TRUE; }
 
 BOOL postConnect(freerdp* instance) {
@@ -89,6 +134,13 @@ BOOL postConnect(freerdp* instance) {
   instance->update->BeginPaint = beginPaint;
   instance->update->EndPaint = endPaint;
   instance->update->DesktopResize = desktopResize;
+  rdpPointerUpdate* pointer = instance->update->pointer;
+  pointer->PointerPosition = pointerPosition;
+  pointer->PointerSystem = pointerSystem;
+  pointer->PointerColor = pointerColor;
+  pointer->PointerNew = pointerNew;
+  pointer->PointerCached = pointerCached;
+  pointer->PointerLarge = pointerLarge;
   TargetClient* t = selfOf(instance->context);
   t->dirty.add(0, 0, static_cast<int>(instance->context->gdi->width), static_cast<int>(instance->context->gdi->height));
   return TRUE;
@@ -195,6 +247,10 @@ bool TargetClient::connect(const proto::Grant& grant, proto::Credential& cred, i
   freerdp_settings_set_bool(s, FreeRDP_RemoteFxCodec, FALSE);
   freerdp_settings_set_bool(s, FreeRDP_NSCodec, FALSE);
   freerdp_settings_set_bool(s, FreeRDP_SupportGraphicsPipeline, FALSE);
+  // Pointer shapes of at most 96x96 (every client takes them), in Vigil's own cache.
+  freerdp_settings_set_bool(s, FreeRDP_ColorPointerFlag, TRUE);
+  freerdp_settings_set_uint32(s, FreeRDP_PointerCacheSize, PointerRelay::kCacheSize);
+  freerdp_settings_set_uint32(s, FreeRDP_LargePointerFlag, 0);
 
   const std::string sid = session.id();
   const bool ok = freerdp_connect(instance_);

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "protocols/net/target_pin.hpp"
+#include "protocols/rdp/pointer_relay.hpp"
 #include "protocols/session.hpp"
 
 struct rdp_freerdp;
@@ -65,6 +66,7 @@ class TargetClient {
   proto::Session* session_ = nullptr;
   DirtyRect dirty;
   bool resized = false;
+  PointerRelay pointer;  // the target's pointer, for the person's client
 
  private:
   rdp_freerdp* instance_ = nullptr;

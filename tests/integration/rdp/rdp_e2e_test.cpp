@@ -2,6 +2,8 @@
 // -> Vigil's RDP listener (launch token as the user name) -> FreeRDP's shadow server (NLA with
 // the vault credential) showing an xterm on a private Xvfb.
 #include "rdp_env.hpp"
+#include <algorithm>
+#include <cstdio>
 
 using namespace rdp_e2e;
 
@@ -39,6 +41,35 @@ double amberShare(World& w, int rows) {
   return total ? static_cast<double>(amber) / static_cast<double>(total) : 0;
 }
 
+/// The pixels of a 48x48 box around the pointer that the pointer itself covers on display `d`
+/// (x11grab with and without drawing the pointer, which it reads through XFixes), and where.
+struct CursorMask {
+  int x = -1, y = -1;
+  std::vector<bool> covered;
+  std::size_t count() const { return static_cast<std::size_t>(std::count(covered.begin(), covered.end(), true)); }
+};
+CursorMask cursorMask(World& w, XDisplay& d, const std::string& name) {
+  CursorMask m;
+  auto loc = vigil::test::runCommand(d.env() + "xdotool getmouselocation --shell");
+  if (loc.exit_code != 0) return m;
+  std::sscanf(loc.output.c_str() + loc.output.find("X="), "X=%d", &m.x);
+  std::sscanf(loc.output.c_str() + loc.output.find("Y="), "Y=%d", &m.y);
+  const int gx = std::max(0, m.x - 24), gy = std::max(0, m.y - 24);
+  std::string shots[2];
+  for (int draw = 0; draw < 2; ++draw) {
+    const std::string raw = w.tmp() + "/" + name + "-" + std::to_string(draw) + ".rgb";
+    auto grab = vigil::test::runCommand(d.env() + "ffmpeg -v error -y -f x11grab -draw_mouse " + std::to_string(draw) +
+                                        " -video_size 48x48 -i " + d.display() + "+" + std::to_string(gx) + "," +
+                                        std::to_string(gy) + " -frames:v 1 -f rawvideo -pix_fmt rgb24 " + raw);
+    if (grab.exit_code != 0) return m;
+    shots[draw] = readFile(raw);
+  }
+  if (shots[0].size() != 48 * 48 * 3 || shots[1].size() != shots[0].size()) return m;
+  for (std::size_t i = 0; i < shots[0].size(); i += 3)
+    m.covered.push_back(shots[0].compare(i, 3, shots[1], i, 3) != 0);
+  return m;
+}
+
 bool waitFileContains(const std::string& path, const std::string& needle, int ms) {
   for (int i = 0; i < ms / 100; ++i) {
     if (contains(readFile(path), needle)) return true;
@@ -68,7 +99,28 @@ TEST_CASE("xfreerdp with a launch token reaches the target through Vigil, typed 
   const std::string out = w.tmp() + "/typed.txt";
   typeInto(w, "echo " + marker + " > " + out);
   CHECK(waitFileContains(out, marker, 15000));
-  std::this_thread::sleep_for(std::chrono::seconds(2));  // a few more frames for the video
+
+  // The target's pointer shapes reach the person's client: over the xterm the target shows an
+  // I-beam, over its bare root window another shape; the client's window takes each one.
+  {
+    const std::string move = w.client().env() + "xdotool search --limit 1 --class xfreerdp mousemove --window %1 ";
+    vigil::test::runCommand(move + "1200 760");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    vigil::test::runCommand(move + "400 300");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    const CursorMask on_target = cursorMask(w, w.targetDisplay(), "cursor-target");
+    const CursorMask on_client = cursorMask(w, w.client(), "cursor-client");
+    REQUIRE(on_target.covered.size() == 48 * 48);
+    REQUIRE(on_client.covered.size() == 48 * 48);
+    CHECK(on_client.x == on_target.x);
+    CHECK(on_client.y == on_target.y);
+    std::size_t differ = 0;
+    for (std::size_t i = 0; i < on_target.covered.size(); ++i) differ += on_target.covered[i] != on_client.covered[i];
+    INFO("pointer pixels: target " << on_target.count() << ", client " << on_client.count() << ", differing " << differ);
+    CHECK(on_target.count() > 20);
+    CHECK(differ * 5 <= on_target.count());  // the same shape at the same hot spot
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // a few more frames for the video
   REQUIRE(client.alive());
   client.stop();
 
@@ -78,6 +130,14 @@ TEST_CASE("xfreerdp with a launch token reaches the target through Vigil, typed 
   CHECK(s["via"] == "rdp");
   CHECK(s["end_reason"] == "client_closed");
   const std::string sid = s["id"];
+  {
+    // Each shape went to the client (the default on activation, then the target's changes).
+    const std::string logs = w.env().serverLogs();
+    const auto at = logs.find("session=" + sid + " ended: client_closed (pointer updates: ");
+    REQUIRE(at != std::string::npos);
+    const long sent = std::atol(logs.c_str() + logs.find(": ", logs.find("pointer updates", at)) + 2);
+    CHECK(sent >= 3);
+  }
 
   // Trust on first use pinned the target's certificate.
   auto t = w.env().admin().get("/api/v1/targets/" + S(w.target)).json();
