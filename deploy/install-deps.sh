@@ -15,6 +15,7 @@ build_pkgs=(
   libargon2-dev liboath-dev libldap-dev libre2-dev libzstd-dev
   libssh-dev libvterm-dev zlib1g-dev
   freerdp2-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libjpeg62-turbo-dev libfreetype-dev libxkbcommon-dev
+  libx11-dev
   catch2
 )
 runtime_pkgs=(postgresql openssl libfreerdp2-2 libfreerdp-server2-2 libavcodec59 libavformat59 libswscale6 libjpeg62-turbo libfreetype6 fonts-dejavu-core libxkbcommon0 xkb-data)

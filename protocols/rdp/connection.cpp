@@ -84,6 +84,15 @@ class Connection : public proto::SessionControl {
   bool sendPlanar(const DirtyRect& r, const std::uint8_t* fb);
   void recordFrame(bool force);
   void flushKeys(bool finish);
+  /// How long the loop may sleep: until the next screen update may go out when one is waiting
+  /// for the ~30/s pacing, else 40 ms (control requests, keystroke rows, the video's frames).
+  DWORD waitMs() const {
+    if (!activated_ || !output_allowed_ || (pending_.empty() && !full_refresh_)) return 40;
+    const auto due = last_send_ + kSendInterval - Clock::now();
+    return static_cast<DWORD>(std::clamp<std::int64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(due).count() + 1, 0, 40));
+  }
+  static constexpr auto kSendInterval = std::chrono::milliseconds(33);
   void end(const std::string& reason, const std::string& detail);
   std::int64_t sessionMs() const {
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start_).count();
@@ -413,7 +422,7 @@ void Connection::sendScreen() {
   }
   if (pending_.empty()) return;
   // At most ~30 updates a second: changes in between merge.
-  if (Clock::now() - last_send_ < std::chrono::milliseconds(33)) return;
+  if (Clock::now() - last_send_ < kSendInterval) return;
   DirtyRect r = pending_;
   r.x1 = std::max(r.x1, 0);
   r.y1 = std::max(r.y1, 0);
@@ -518,7 +527,7 @@ void Connection::run() {
     DWORD n = peer_->GetEventHandles(peer_, handles, 32);
     if (n == 0) break;
     if (target_up_) n += target_.eventHandles(reinterpret_cast<void**>(handles + n), 64 - n);
-    WaitForMultipleObjects(n, handles, FALSE, 40);
+    WaitForMultipleObjects(n, handles, FALSE, waitMs());
     if (!peer_->CheckFileDescriptor(peer_)) {
       detail = "the RDP client disconnected";
       break;

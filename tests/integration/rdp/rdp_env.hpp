@@ -112,6 +112,7 @@ class XDisplay {
   /// "env DISPLAY=... XAUTHORITY=..." to prefix a command line.
   std::string env() const { return "env DISPLAY=" + display_ + " XAUTHORITY=" + auth_ + " WLOG_LEVEL=WARN "; }
   const std::string& display() const { return display_; }
+  const std::string& auth() const { return auth_; }
 
  private:
   std::string dir_, auth_, cookie_, display_;
@@ -158,10 +159,17 @@ class World {
     return r.json();
   }
 
-  /// Real xfreerdp through Vigil, the launch token as the user name.
-  Proc xfreerdp(const std::string& user, const std::string& log_name) {
-    return Proc(client_x_.env() + "xfreerdp /v:127.0.0.1:" + S(rdp_port_) + " /u:" + user +
+  /// Real xfreerdp through Vigil, the launch token as the user name (on the client display, or `on`).
+  Proc xfreerdp(const std::string& user, const std::string& log_name, XDisplay* on = nullptr) {
+    return Proc((on ? on : &client_x_)->env() + "xfreerdp /v:127.0.0.1:" + S(rdp_port_) + " /u:" + user +
                     " /p:unused /cert:ignore /sec:tls /rfx /size:1280x800 -clipboard",
+                tmp_ + "/" + log_name);
+  }
+  /// Real xfreerdp straight to the target with its password (the benchmark's baseline); `codec`
+  /// "/rfx" as the person's client uses, "" for bitmap updates as Vigil's target leg asks.
+  Proc directXfreerdp(const std::string& log_name, const std::string& codec = "/rfx", XDisplay* on = nullptr) {
+    return Proc((on ? on : &client_x_)->env() + "xfreerdp /v:127.0.0.1:" + S(target_port_) + " /u:" + user_ +
+                    " /p:" + password_ + " /cert:ignore /sec:nla " + codec + " /size:1280x800 -clipboard",
                 tmp_ + "/" + log_name);
   }
 
@@ -254,5 +262,21 @@ inline World& world() {
   static World w;
   return w;
 }
+
+/// Types `text` and Enter into the xfreerdp window on display `d`.
+inline void typeInto(XDisplay& d, const std::string& text) {
+  auto env = d.env();
+  auto id = vigil::test::runCommand(env + "xdotool search --sync --limit 1 --class xfreerdp");
+  INFO(id.output);
+  REQUIRE(id.exit_code == 0);
+  std::string win = id.output.substr(0, id.output.find('\n'));
+  vigil::test::runCommand(env + "xdotool windowfocus --sync " + win);
+  // The pointer inside the window: the shadow server's XTest keys go to the xterm under it.
+  vigil::test::runCommand(env + "xdotool mousemove --window " + win + " 400 300");
+  auto t = vigil::test::runCommand(env + "xdotool type --delay 40 '" + text + "'");
+  REQUIRE(t.exit_code == 0);
+  vigil::test::runCommand(env + "xdotool key Return");
+}
+inline void typeInto(World& w, const std::string& text) { typeInto(w.client(), text); }
 
 }  // namespace rdp_e2e
