@@ -213,6 +213,9 @@ class Gatekeeper {
   /// Identity login with the person's Vigil password; `totp` empty on the first try.
   virtual Grant loginWithPassword(const IdentityLogin& login, std::string_view password,
                                   std::string_view totp, const ClientInfo& client) = 0;
+  /// True if `vigil_user` exists and has TOTP enrolled (no audit: RDP, whose one password field
+  /// then carries the code after the password, asks it to know whether to split them).
+  virtual bool userHasTotp(std::string_view vigil_user) = 0;
   /// True if `fingerprint` ("SHA256:...") is a public key registered by `vigil_user` (no audit:
   /// this is the signature-less probe that precedes a public-key login).
   virtual bool userHasPublicKey(std::string_view vigil_user, std::string_view fingerprint) = 0;

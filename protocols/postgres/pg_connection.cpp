@@ -10,6 +10,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "protocols/net/identity_login.hpp"
 #include "protocols/net/target_pin.hpp"
 #include "protocols/postgres/pg_auth.hpp"
 
@@ -31,19 +32,6 @@ void wipe(std::string& s) {
 }
 
 }  // namespace
-
-bool parseIdentityLogin(const std::string& user, proto::IdentityLogin& out) {
-  const auto p1 = user.find('%');
-  if (p1 == std::string::npos) return false;
-  const auto p2 = user.find('%', p1 + 1);
-  if (p2 == std::string::npos || user.find('%', p2 + 1) != std::string::npos || p1 == 0 || p2 == p1 + 1 ||
-      p2 + 1 == user.size())
-    return false;
-  out.vigil_user = user.substr(0, p1);
-  out.account_user = user.substr(p1 + 1, p2 - p1 - 1);
-  out.target_name = user.substr(p2 + 1);
-  return true;
-}
 
 spdlog::logger& log() {
   static std::shared_ptr<spdlog::logger> logger = [] {
@@ -339,7 +327,7 @@ void Connection::run() {
   // connection, for pools and pgbench); any other user name takes a launch token as password.
   const std::string user = st.get("user");
   proto::IdentityLogin id;
-  if (parseIdentityLogin(user, id)) {
+  if (proto::parseIdentityLogin(user, id)) {
     grant_ = gk_.loginWithPassword(id, secret, "", ci);
     if (grant_.status == proto::Grant::Status::NeedTotp) {
       grant_.status = proto::Grant::Status::Denied;

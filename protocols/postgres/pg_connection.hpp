@@ -96,9 +96,6 @@ class Connection : public proto::SessionControl, public PgDecoder::Callbacks {
   bool has_backend_key_ = false;
 };
 
-/// "vigil_user%account_user%target_name" (an identity login); false for any other user name.
-bool parseIdentityLogin(const std::string& user, proto::IdentityLogin& out);
-
 /// CancelRequests name a (pid, key) the target gave; Vigil relays them to the right target.
 void registerCancelKey(std::int32_t pid, std::int32_t key, const std::string& address, int port);
 void unregisterCancelKey(std::int32_t pid, std::int32_t key);

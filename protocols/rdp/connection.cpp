@@ -21,10 +21,12 @@
 #include <vector>
 #include <openssl/crypto.h>
 
+#include "protocols/net/identity_login.hpp"
 #include "protocols/rdp/keyboard_text.hpp"
 #include "protocols/rdp/rdp_log.hpp"
 #include "protocols/rdp/screen_banner.hpp"
 #include "protocols/rdp/target_client.hpp"
+#include "server/crypto/secure_bytes.hpp"
 
 namespace vigil::rdp {
 namespace {
@@ -84,6 +86,8 @@ class Connection : public proto::SessionControl {
   bool sendPlanar(const DirtyRect& r, const std::uint8_t* fb);
   void recordFrame(bool force);
   void flushKeys(bool finish);
+  proto::Grant identityLogin(const proto::IdentityLogin& id, const crypto::SecureString& typed,
+                             const proto::ClientInfo& client);
   /// How long the loop may sleep: until the next screen update may go out when one is waiting
   /// for the ~30/s pacing, else 40 ms (control requests, keystroke rows, the video's frames).
   DWORD waitMs() const {
@@ -197,21 +201,24 @@ BOOL cbRefresh(rdpContext* c, BYTE, const RECTANGLE_16*) {
 
 BOOL Connection::onPostConnect() {
   rdpSettings* s = peer_->settings;
-  // The user name is the one-time launch token (the .rdp file from the portal).
+  // The user name is the one-time launch token (the .rdp file from the portal), or an identity
+  // login "alice%administrator%win01" with the Vigil password (and the TOTP code after it).
   const char* u = freerdp_settings_get_string(s, FreeRDP_Username);
-  std::string token = u ? u : "";
+  std::string name = u ? u : "";
   if (u) OPENSSL_cleanse(const_cast<char*>(u), std::strlen(u));
-  if (const char* pw = freerdp_settings_get_string(s, FreeRDP_Password))
-    OPENSSL_cleanse(const_cast<char*>(pw), std::strlen(pw));  // not used: the token is the proof
+  const char* pw = freerdp_settings_get_string(s, FreeRDP_Password);
+  crypto::SecureString password(pw ? pw : "");
+  if (pw) OPENSSL_cleanse(const_cast<char*>(pw), std::strlen(pw));
   proto::ClientInfo client{"rdp", addr_, "rdp"};
-  if (token.empty()) {
-    rdpLog()->warn("refused RDP client {}: no launch token in the user name", addr_);
-    // Audited through the gatekeeper like any other bad token.
-    grant_ = gk_.redeemLaunchToken("", client);
-    return FALSE;
+  proto::IdentityLogin id;
+  if (proto::parseIdentityLogin(name, id)) {
+    grant_ = identityLogin(id, password, client);
+  } else {
+    if (name.empty()) rdpLog()->warn("refused RDP client {}: no launch token in the user name", addr_);
+    grant_ = gk_.redeemLaunchToken(name, client);  // an empty or bad token is audited there
   }
-  grant_ = gk_.redeemLaunchToken(token, client);
-  OPENSSL_cleanse(token.data(), token.size());
+  OPENSSL_cleanse(name.data(), name.size());
+  password.clear();
   if (grant_.status != proto::Grant::Status::Ok) {
     rdpLog()->warn("refused RDP client {}: {}", addr_, grant_.message);
     return FALSE;
@@ -493,6 +500,20 @@ void Connection::end(const std::string& reason, const std::string& detail) {
   target_.pointer.attach(nullptr);
   rdpLog()->info("session={} ended: {} (pointer updates: {} sent, {} dropped)", session_->id(), reason,
                  target_.pointer.sent(), target_.pointer.dropped());
+}
+
+proto::Grant Connection::identityLogin(const proto::IdentityLogin& id, const crypto::SecureString& typed,
+                                       const proto::ClientInfo& client) {
+  std::string_view password = typed, code;
+  // One password field: with TOTP the code follows the password.
+  const bool totp = gk_.userHasTotp(id.vigil_user);
+  if (totp && !proto::splitTotpSuffix(typed, password, code)) code = {};
+  proto::Grant g = gk_.loginWithPassword(id, password, code, client);
+  if (g.status == proto::Grant::Status::NeedTotp) {
+    g.status = proto::Grant::Status::Denied;
+    g.message = "your Vigil user has TOTP: type the 6-digit code right after the password";
+  }
+  return g;
 }
 
 void Connection::run() {

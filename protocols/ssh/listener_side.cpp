@@ -8,6 +8,7 @@
 #include <libssh/callbacks.h>
 #include <libssh/server.h>
 
+#include "protocols/net/identity_login.hpp"
 #include "protocols/ssh/proxy.hpp"
 #include "protocols/ssh/ssh_common.hpp"
 #include "protocols/ssh/target_side.hpp"
@@ -245,17 +246,11 @@ class Authenticator {
     if (!parsed_) {
       parsed_ = true;
       login_name_ = user;
-      auto p1 = user.find('%');
-      if (p1 == std::string::npos) {
+      if (user.find('%') == std::string::npos) {
         token_ = true;
-      } else {
-        auto p2 = user.find('%', p1 + 1);
-        if (p2 == std::string::npos || user.find('%', p2 + 1) != std::string::npos || p1 == 0 || p2 == p1 + 1 ||
-            p2 + 1 == user.size()) {
-          refuse("the login name must be a launch token or vigiluser%account%target");
-          return std::nullopt;
-        }
-        id_ = {user.substr(0, p1), user.substr(p1 + 1, p2 - p1 - 1), user.substr(p2 + 1)};
+      } else if (!proto::parseIdentityLogin(user, id_)) {
+        refuse("the login name must be a launch token or vigiluser%account%target");
+        return std::nullopt;
       }
     } else if (user != login_name_ && !(ssh_message_subtype(msg) == SSH_AUTH_METHOD_INTERACTIVE &&
                                            ssh_message_auth_kbdint_is_response(msg))) {

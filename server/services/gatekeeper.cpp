@@ -317,6 +317,16 @@ bool SessionGatekeeper::userHasPublicKey(std::string_view vigil_user, std::strin
   }
 }
 
+bool SessionGatekeeper::userHasTotp(std::string_view vigil_user) {
+  try {
+    auto user = store_.userByName(std::string(vigil_user));
+    return user && user->totp_enrolled;
+  } catch (const std::exception& e) {
+    sessionLog()->error("TOTP lookup failed: {}", e.what());
+    return false;
+  }
+}
+
 proto::Grant SessionGatekeeper::loginWithPublicKey(const proto::IdentityLogin& login, std::string_view fingerprint,
                                                    std::string_view totp, const proto::ClientInfo& client) {
   try {

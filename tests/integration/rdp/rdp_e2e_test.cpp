@@ -329,6 +329,67 @@ TEST_CASE("a safe that encrypts recordings gets no RDP session (the video cannot
   CHECK(w.sessionsOf(account).empty());
 }
 
+TEST_CASE("an identity login (vigiluser%account%target) with the Vigil password, and with TOTP the code after it, opens an RDP session",
+          "[rdp][e2e][identity]") {
+  auto& w = world();
+  Principal bob = w.env().makeUser({});
+  w.grant(w.tofu_safe, bob.id);
+  const std::string target_name = w.env().admin().get("/api/v1/targets/" + S(w.target)).json()["name"];
+  const std::string login = bob.username + "%" + w.targetUser() + "%" + target_name;
+  auto sessionsOfBob = [&] {
+    std::vector<json> out;
+    for (auto& s : w.sessionsOf(w.account))
+      if (s["username"] == bob.username) out.push_back(s);
+    return out;
+  };
+  auto connectedSession = [&](std::size_t count) -> json {
+    for (int i = 0; i < 100; ++i) {
+      auto list = sessionsOfBob();
+      if (list.size() >= count && list.front()["active"] == true) return list.front();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return {};
+  };
+
+  // The Vigil password alone (no TOTP yet): the session opens as bob, with the vault credential.
+  {
+    auto client = w.xfreerdp(login, "xfreerdp-identity.log", nullptr, bob.password);
+    const json s = connectedSession(1);
+    INFO("xfreerdp log: " << readFile(w.tmp() + "/xfreerdp-identity.log"));
+    REQUIRE(!s.is_null());
+    CHECK(s["via"] == "rdp");
+    CHECK(s["account_user"] == w.targetUser());
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    CHECK(client.alive());
+  }
+  // A wrong password: refused and audited, no session.
+  {
+    auto client = w.xfreerdp(login, "xfreerdp-identity-bad.log", nullptr, "not-" + bob.password);
+    CHECK(client.waitExit(30000));
+    CHECK(w.auditCount("session_refused", "bad_password") >= 1);
+  }
+  // bob enrols TOTP: the password alone is refused now; the password followed by the code opens it.
+  auto en = bob.http().post("/api/v1/me/mfa/enroll", json::object());
+  REQUIRE(en.status == 200);
+  const auto key = api_test::base32Decode(en.json()["secret"].get<std::string>());
+  const std::uint64_t confirm_step = api_test::nowStep();
+  REQUIRE(bob.http().post("/api/v1/me/mfa/confirm", {{"code", api_test::totpAt(key, confirm_step)}}).status == 200);
+  {
+    auto client = w.xfreerdp(login, "xfreerdp-identity-nototp.log", nullptr, bob.password);
+    CHECK(client.waitExit(30000));
+  }
+  {
+    const std::string code = api_test::totpAt(key, std::max(api_test::nowStep(), confirm_step + 1));
+    auto client = w.xfreerdp(login, "xfreerdp-identity-totp.log", nullptr, bob.password + code);
+    const json s = connectedSession(2);
+    INFO("xfreerdp log: " << readFile(w.tmp() + "/xfreerdp-identity-totp.log"));
+    REQUIRE(!s.is_null());
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    CHECK(client.alive());
+  }
+  CHECK(sessionsOfBob().size() == 2);  // the refused attempts opened none
+}
+
 TEST_CASE("a wrong launch token is refused, audited, and no session is opened", "[rdp][e2e][refusal]") {
   auto& w = world();
   const auto before = w.sessionsOf(w.account).size();

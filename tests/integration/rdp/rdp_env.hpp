@@ -149,6 +149,7 @@ class World {
   const std::string& tmp() const { return tmp_; }
   int rdpPort() const { return rdp_port_; }
   int targetPort() const { return target_port_; }
+  const std::string& targetUser() const { return user_; }
   XDisplay& client() { return client_x_; }
   XDisplay& targetDisplay() { return target_x_; }
 
@@ -160,9 +161,10 @@ class World {
   }
 
   /// Real xfreerdp through Vigil, the launch token as the user name (on the client display, or `on`).
-  Proc xfreerdp(const std::string& user, const std::string& log_name, XDisplay* on = nullptr) {
-    return Proc((on ? on : &client_x_)->env() + "xfreerdp /v:127.0.0.1:" + S(rdp_port_) + " /u:" + user +
-                    " /p:unused /cert:ignore /sec:tls /rfx /size:1280x800 -clipboard",
+  Proc xfreerdp(const std::string& user, const std::string& log_name, XDisplay* on = nullptr,
+               const std::string& password = "unused") {
+    return Proc((on ? on : &client_x_)->env() + "xfreerdp /v:127.0.0.1:" + S(rdp_port_) + " '/u:" + user +
+                    "' '/p:" + password + "' /cert:ignore /sec:tls /rfx /size:1280x800 -clipboard",
                 tmp_ + "/" + log_name);
   }
   /// Real xfreerdp straight to the target with its password (the benchmark's baseline); `codec`

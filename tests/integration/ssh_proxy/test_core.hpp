@@ -174,6 +174,11 @@ class TestGatekeeper : public proto::Gatekeeper {
     if (u == users_.end() || u->second.password != password) return denied("wrong user name or password");
     return secondFactor(u->second, login, totp);
   }
+  bool userHasTotp(std::string_view user) override {
+    std::lock_guard lk(mu_);
+    auto u = users_.find(std::string(user));
+    return u != users_.end() && !u->second.totp.empty();
+  }
   bool userHasPublicKey(std::string_view user, std::string_view fp) override {
     std::lock_guard lk(mu_);
     auto u = users_.find(std::string(user));
