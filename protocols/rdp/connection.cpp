@@ -137,6 +137,25 @@ class Connection : public proto::SessionControl {
   bool ended_ = false;
 };
 
+// The static virtual channels the person's client joined, named for the timeline. Vigil opens
+// none of them to the target and never answers on them, so clipboard, drive, printer, smart-card
+// and sound redirection stay off. (FreeRDP keeps the client's channel list inside the peer; a
+// channel it joined is one VirtualChannelOpen finds.)
+std::string requestedChannels(freerdp_peer* peer) {
+  static const std::pair<const char*, const char*> kNames[] = {
+      {"cliprdr", "clipboard"}, {"rdpdr", "drives, printers and smart cards"}, {"rdpsnd", "sound"},
+      {"rail", "RemoteApp"},   {"encomsp", "multiparty"},                     {"remdesk", "remote assistance"}};
+  std::string out;
+  if (!peer->VirtualChannelOpen) return out;
+  for (const auto& [id, what] : kNames) {
+    HANDLE h = peer->VirtualChannelOpen(peer, id, 0);
+    if (!h) continue;
+    if (peer->VirtualChannelClose) peer->VirtualChannelClose(peer, h);
+    out += (out.empty() ? "" : ", ") + std::string(what) + " (" + id + ")";
+  }
+  return out;
+}
+
 // ---- C trampolines: no exception crosses them ----
 BOOL cbPostConnect(freerdp_peer* p) {
   try {
@@ -250,6 +269,8 @@ BOOL Connection::onPostConnect() {
   freerdp_settings_set_uint32(s, FreeRDP_DesktopHeight, static_cast<UINT32>(target_.height()));
   freerdp_settings_set_uint32(s, FreeRDP_ColorDepth, 32);
   session_->setControl(this);
+  if (const std::string asked = requestedChannels(peer_); !asked.empty())
+    session_->note("channels_refused", "redirections the client asked for, not relayed: " + asked);
   if (!keys_.layoutKnown())
     session_->note("keyboard_layout", "client keyboard layout " + std::to_string(keys_.layout()) +
                                           " is not known: typed text is transcribed as on a US keyboard");

@@ -74,7 +74,8 @@ TEST_CASE("xfreerdp with a launch token reaches the target through Vigil, typed 
   CHECK(contains(l["rdp"]["file"].get<std::string>(), "username:s:" + l["token"].get<std::string>()));
   CHECK(contains(l["rdp"]["file"].get<std::string>(), "full address:s:127.0.0.1:" + S(w.rdpPort())));
 
-  auto client = w.xfreerdp(l["token"], "xfreerdp-ok.log");
+  // The person's client asks for clipboard and drive redirection: Vigil relays neither.
+  auto client = w.xfreerdp(l["token"], "xfreerdp-ok.log", nullptr, "unused", "+clipboard /drive:share," + w.tmp());
   std::this_thread::sleep_for(std::chrono::seconds(5));
   INFO("xfreerdp log: " << readFile(w.tmp() + "/xfreerdp-ok.log"));
   INFO("vigil log: " << w.env().serverLogs().substr(0, 4000));
@@ -115,6 +116,14 @@ TEST_CASE("xfreerdp with a launch token reaches the target through Vigil, typed 
   CHECK(s["via"] == "rdp");
   CHECK(s["end_reason"] == "client_closed");
   const std::string sid = s["id"];
+  {
+    std::string refused;
+    for (auto& e : w.events(sid, "note"))
+      if (contains(e["text"].get<std::string>(), "not relayed")) refused = e["text"];
+    INFO(refused);
+    CHECK(contains(refused, "clipboard (cliprdr)"));
+    CHECK(contains(refused, "drives, printers and smart cards (rdpdr)"));
+  }
   {
     // Each shape went to the client (the default on activation, then the target's changes).
     const std::string logs = w.env().serverLogs();

@@ -162,9 +162,9 @@ class World {
 
   /// Real xfreerdp through Vigil, the launch token as the user name (on the client display, or `on`).
   Proc xfreerdp(const std::string& user, const std::string& log_name, XDisplay* on = nullptr,
-               const std::string& password = "unused") {
+               const std::string& password = "unused", const std::string& extra = "-clipboard") {
     return Proc((on ? on : &client_x_)->env() + "xfreerdp /v:127.0.0.1:" + S(rdp_port_) + " '/u:" + user +
-                    "' '/p:" + password + "' /cert:ignore /sec:tls /rfx /size:1280x800 -clipboard",
+                    "' '/p:" + password + "' /cert:ignore /sec:tls /rfx /size:1280x800 " + extra,
                 tmp_ + "/" + log_name);
   }
   /// Real xfreerdp straight to the target with its password (the benchmark's baseline); `codec`
