@@ -63,9 +63,10 @@ std::optional<Account> Store::accountByTargetAndUser(const std::string& target_n
 
 bool Store::pinHostKey(std::int64_t target_id, const std::string& fingerprint) {
   return inTx(*pool_, [&](pqxx::work& tx) {
-    // Compare-and-set: two first connects racing with different keys cannot both pin.
+    // Compare-and-set: two first connects racing with different keys cannot both pin; racing with
+    // the same key (several people's first sessions at once) both succeed.
     return tx.exec_params("UPDATE targets SET host_key_fingerprint = $2, updated_at = now()"
-                          " WHERE id = $1 AND host_key_fingerprint = ''", target_id, fingerprint)
+                          " WHERE id = $1 AND host_key_fingerprint IN ('', $2)", target_id, fingerprint)
                .affected_rows() == 1;
   });
 }
@@ -73,7 +74,7 @@ bool Store::pinHostKey(std::int64_t target_id, const std::string& fingerprint) {
 bool Store::pinCertificate(std::int64_t target_id, const std::string& hex_fingerprint) {
   return inTx(*pool_, [&](pqxx::work& tx) {
     return tx.exec_params("UPDATE targets SET certificate_fingerprint = $2, updated_at = now()"
-                          " WHERE id = $1 AND certificate_fingerprint = '' AND host_key_fingerprint = ''",
+                          " WHERE id = $1 AND certificate_fingerprint IN ('', $2) AND host_key_fingerprint = ''",
                           target_id, hex_fingerprint)
                .affected_rows() == 1;
   });

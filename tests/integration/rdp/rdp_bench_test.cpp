@@ -252,3 +252,4 @@ TEST_CASE("benchmark: concurrent recorded RDP sessions through one Vigil", "[.be
     CHECK(alive == n);
   }
 }
+

@@ -4,6 +4,7 @@
 #include "rdp_env.hpp"
 #include <algorithm>
 #include <cstdio>
+#include <memory>
 
 using namespace rdp_e2e;
 
@@ -397,6 +398,31 @@ TEST_CASE("an identity login (vigiluser%account%target) with the Vigil password,
     CHECK(client.alive());
   }
   CHECK(sessionsOfBob().size() == 2);  // the refused attempts opened none
+}
+
+TEST_CASE("several first sessions to a new target at the same moment all connect, and its certificate is pinned once",
+          "[rdp][e2e][tofu]") {
+  auto& w = world();
+  // A target nobody has connected to yet (no pin), on a trust-on-first-use safe.
+  const std::int64_t target = w.makeTarget(uniq("win-new"), w.targetPort(), "");
+  const std::int64_t account = w.makeAccount(w.tofu_safe, target);
+  std::vector<std::unique_ptr<XDisplay>> displays;
+  std::vector<Proc> clients;
+  for (int i = 0; i < 3; ++i) displays.push_back(std::make_unique<XDisplay>(w.tmp(), "tofu-" + S(i)));
+  std::vector<std::string> tokens;
+  for (int i = 0; i < 3; ++i) tokens.push_back(w.launch(w.alice, account)["token"]);
+  for (int i = 0; i < 3; ++i) clients.push_back(w.xfreerdp(tokens[i], "xfreerdp-tofu-" + S(i) + ".log", displays[i].get()));
+  std::this_thread::sleep_for(std::chrono::seconds(8));
+  int alive = 0;
+  for (auto& c : clients) alive += c.alive() ? 1 : 0;
+  for (auto& s : w.sessionsOf(account)) {
+    INFO(s.dump());
+    CHECK(s["end_reason"] != "host_key_mismatch");
+  }
+  CHECK(alive == 3);
+  clients.clear();
+  auto t = w.env().admin().get("/api/v1/targets/" + S(target)).json();
+  CHECK(t["certificate_fingerprint"].get<std::string>().size() == 95);
 }
 
 TEST_CASE("a wrong launch token is refused, audited, and no session is opened", "[rdp][e2e][refusal]") {

@@ -378,6 +378,8 @@ TEST_CASE("trust on first use pins a host key once, audited", "[integration][ses
   auto f = e.fixture();
   CHECK(e.gk().pinHostKey(f.target.id, "SHA256:first", "0190a0b0-0000-7000-8000-000000000000"));
   CHECK_FALSE(e.gk().pinHostKey(f.target.id, "SHA256:second", "not-a-uuid"));
+  // Another first connection racing with the same key (pinned meanwhile) is not refused.
+  CHECK(e.gk().pinHostKey(f.target.id, "SHA256:first", "0190a0b0-0000-7000-8000-000000000001"));
   CHECK(e.store().targetById(f.target.id)->host_key_fingerprint == "SHA256:first");
   auto a = e.lastAudit("host_key_pinned", "SHA256:first");
   REQUIRE(a);
