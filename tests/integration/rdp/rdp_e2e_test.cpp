@@ -89,20 +89,28 @@ TEST_CASE("xfreerdp with a launch token reaches the target through Vigil, typed 
 
   // The target's pointer shapes reach the person's client: over the xterm the target shows an
   // I-beam, over its bare root window another shape; the client's window takes each one.
+  // freerdp-shadow handles one queued X event per wake-up, so under load a cursor change can wait
+  // for the next one: the pointer goes out and back until the client shows the target's shape.
   {
     const std::string move = w.client().env() + "xdotool search --limit 1 --class xfreerdp mousemove --window %1 ";
-    vigil::test::runCommand(move + "1200 760");
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-    vigil::test::runCommand(move + "400 300");
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-    const CursorMask on_target = cursorMask(w, w.targetDisplay(), "cursor-target");
-    const CursorMask on_client = cursorMask(w, w.client(), "cursor-client");
+    CursorMask on_target, on_client;
+    std::size_t differ = 0;
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      vigil::test::runCommand(move + "1200 760");
+      std::this_thread::sleep_for(std::chrono::milliseconds(800));
+      vigil::test::runCommand(move + "400 300");
+      std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+      on_target = cursorMask(w, w.targetDisplay(), "cursor-target");
+      on_client = cursorMask(w, w.client(), "cursor-client");
+      if (on_target.covered.size() != 48 * 48 || on_client.covered.size() != 48 * 48) continue;
+      differ = 0;
+      for (std::size_t i = 0; i < on_target.covered.size(); ++i) differ += on_target.covered[i] != on_client.covered[i];
+      if (on_target.count() > 20 && differ * 5 <= on_target.count()) break;
+    }
     REQUIRE(on_target.covered.size() == 48 * 48);
     REQUIRE(on_client.covered.size() == 48 * 48);
     CHECK(on_client.x == on_target.x);
     CHECK(on_client.y == on_target.y);
-    std::size_t differ = 0;
-    for (std::size_t i = 0; i < on_target.covered.size(); ++i) differ += on_target.covered[i] != on_client.covered[i];
     INFO("pointer pixels: target " << on_target.count() << ", client " << on_client.count() << ", differing " << differ);
     CHECK(on_target.count() > 20);
     CHECK(differ * 5 <= on_target.count());  // the same shape at the same hot spot
