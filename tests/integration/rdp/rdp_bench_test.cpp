@@ -79,7 +79,7 @@ std::vector<Latency> probe(World& w, const std::vector<XDisplay*>& clients, int 
 /// client) and a second window that opens and moves across a flat part of the screen.
 class Workload {
  public:
-  explicit Workload(World& w, XDisplay& typist) : w_(w), typist_(typist) {
+  explicit Workload(World& w, XDisplay& typist) : typist_(typist) {
     const std::string title = "vigil-bench-" + api_test::randomHex(4);
     window_ = Proc(w.targetDisplay().env() + "xterm -title " + title + " -geometry 40x8+700+420 -e top -d 1",
                    w.tmp() + "/bench-window.log");
@@ -102,7 +102,6 @@ class Workload {
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
     }
   }
-  World& w_;
   XDisplay& typist_;
   Proc window_;
   std::string move_;
