@@ -56,7 +56,6 @@ SessionRecorder::SessionRecorder(store::Store& store, std::shared_ptr<SessionEve
 }
 
 SessionRecorder::~SessionRecorder() {
-  crypto::wipe(typed_line_);
   try {
     if (!ended_) end("error", "the session ended without a reason (proxy error)", 0, 0);
   } catch (const std::exception& e) {
@@ -214,22 +213,8 @@ void SessionRecorder::input(std::string_view bytes) {
   // screen tells us, so it is not recorded at all.
   if (!transcript_) return;
   keys_->input(bytes, seconds());
-  trackTyped(bytes);
+  typed_.feed(bytes);
   takeCommands();
-}
-
-void SessionRecorder::trackTyped(std::string_view bytes) {
-  for (char ch : bytes) {
-    const auto b = static_cast<unsigned char>(ch);
-    if (b == '\r' || b == '\n' || b == 0x03 || b == 0x15) {  // submitted or discarded: a new line
-      crypto::wipe(typed_line_);
-      typed_clean_ = true;
-    } else if (b < 0x20 || b == 0x7f) {
-      typed_clean_ = false;  // editing keys: only the screen knows what the line became
-    } else if (typed_line_.size() < 4096) {
-      typed_line_ += ch;
-    }
-  }
 }
 
 namespace {
@@ -278,29 +263,32 @@ proto::InputDecision SessionRecorder::screenCommand(std::string_view command) {
 proto::InputDecision SessionRecorder::screenInput(std::string_view bytes) {
   if (ended_ || !risk_ || !transcript_) return {};
   const std::int64_t at = offsetMs();
-  // Each line the chunk submits is checked (a paste may hold several). The first is the line
-  // the screen shows plus what this chunk types before its Enter (a pasted line has not echoed
-  // yet), and also the line as the keys spell it, for keys whose echo lags behind; the later ones
-  // have never been on the screen: they are checked as typed.
+  // Each line the chunk submits is checked (a paste may hold several). The first is checked
+  // twice, blocking on either: as the screen shows it plus what this chunk types before its
+  // Enter (a pasted line has not echoed yet), and as the keys spell it (recorder::TypedLine), for
+  // keys whose echo has not reached the emulator or a prompt the emulator placed wrongly. The
+  // later lines have never been on the screen: they are checked as typed.
   std::size_t start = 0;
+  recorder::TypedLine keys = typed_;
   for (std::size_t cr = bytes.find('\r'); cr != std::string_view::npos; start = cr + 1, cr = bytes.find('\r', start)) {
     std::string_view typed = bytes.substr(start, cr - start);
+    keys.feed(typed);
     SessionRisk::Verdict v;
     if (start == 0) {
       std::string line = transcript_->activeText();
       if (plainKeys(typed)) line.append(typed);
       v = risk_->evaluate(risk::MatchType::Command, line, at, true);
-      if (!v.block && typed_clean_ && !typed_line_.empty() && plainKeys(typed)) {
-        std::string keys = typed_line_;
-        keys.append(typed);
-        if (keys != line) v = risk_->evaluate(risk::MatchType::Command, keys, at, true);
-        crypto::wipe(keys);
-      }
+      if (!v.block && keys.known() && !keys.text().empty() && keys.text() != line)
+        v = risk_->evaluate(risk::MatchType::Command, keys.text(), at, true);
+      crypto::wipe(line);
+    } else if (keys.known()) {
+      v = risk_->evaluate(risk::MatchType::Command, keys.text(), at, true);
     } else {
-      std::string keys = printableKeys(typed);
-      v = risk_->evaluate(risk::MatchType::Command, keys, at, true);
-      crypto::wipe(keys);
+      std::string printable = printableKeys(typed);
+      v = risk_->evaluate(risk::MatchType::Command, printable, at, true);
+      crypto::wipe(printable);
     }
+    keys.feed("\r");  // the next line starts empty
     if (!v.block) continue;
     proto::InputDecision d;
     d.forward = false;

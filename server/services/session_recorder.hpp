@@ -19,6 +19,7 @@
 #include "recorder/asciicast_writer.hpp"
 #include "recorder/keystroke_masker.hpp"
 #include "recorder/terminal_transcript.hpp"
+#include "recorder/typed_line.hpp"
 #include "recorder/video_writer.hpp"
 #include "server/services/live_image_feed.hpp"
 #include "server/services/live_registry.hpp"
@@ -92,7 +93,6 @@ class SessionRecorder : public proto::Session {
   std::int64_t offsetMs() const;
   void event(std::string kind, std::string text, std::string details_json);
   void takeCommands();
-  void trackTyped(std::string_view bytes);
   bool openRecording(int cols, int rows, std::string_view term);
   void recordingFailed();
   double seconds() const;
@@ -104,11 +104,9 @@ class SessionRecorder : public proto::Session {
   proto::SessionControl* control_ = nullptr;
   std::unique_ptr<recorder::TerminalTranscript> transcript_;
   std::unique_ptr<recorder::KeystrokeMasker> keys_;  // with transcript_: keystrokes to the recording
-  // The current line as the keys spell it (plain characters since the last Enter, Ctrl-C or
-  // Ctrl-U; unusable once an editing key came): screenInput's fallback when the echo lags.
+  // The current line as the keys spell it: screenInput's second reading, for when the echo lags.
   // Wiped when the line ends: it may hold what was typed at a prompt without echo.
-  std::string typed_line_;
-  bool typed_clean_ = true;
+  recorder::TypedLine typed_;
   std::unique_ptr<ShownText> shown_;  // with transcript_: lines shown, as `output` events (search)
   std::unique_ptr<recorder::AsciicastWriter> cast_;
   std::shared_ptr<RecordingSealing> sealing_;         // with seal_: signs the manifest at the end

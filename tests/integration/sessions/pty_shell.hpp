@@ -42,10 +42,7 @@ class PtyShell {
   bool pump(int ms, const std::string& until = "") {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
     // Output seen while typing counts too.
-    if (!until.empty() && seen_.find(until) != std::string::npos) {
-      seen_.clear();
-      return true;
-    }
+    if (!until.empty() && consume(until)) return true;
     for (;;) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
       if (left <= 0) return until.empty();
@@ -58,10 +55,7 @@ class PtyShell {
       s_.output(chunk);
       from_target_ += chunk.size();
       seen_.append(chunk);
-      if (!until.empty() && seen_.find(until) != std::string::npos) {
-        seen_.clear();
-        return true;
-      }
+      if (!until.empty() && consume(until)) return true;
     }
   }
 
@@ -88,6 +82,15 @@ class PtyShell {
   std::uint64_t toClient() const { return from_target_; }
 
  private:
+  /// Drops what was seen up to and including the first `until`; what came after it in the same
+  /// read (e.g. the next prompt) stays for the next wait.
+  bool consume(const std::string& until) {
+    auto at = seen_.find(until);
+    if (at == std::string::npos) return false;
+    seen_.erase(0, at + until.size());
+    return true;
+  }
+
   vigil::proto::Session& s_;
   int fd_ = -1;
   pid_t pid_ = -1;

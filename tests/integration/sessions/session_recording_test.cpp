@@ -392,3 +392,75 @@ TEST_CASE("trust on first use pins a host key once, audited", "[integration][ses
   e.store().setMember(f.safe.id, u.u.id, {"connect"});
   CHECK(e.gk().authorizeUser(u.u.id, f.account.id, sshClient()).target.host_key_fingerprint == "SHA256:first");
 }
+
+TEST_CASE("a block rule decides from the keys when the screen has not caught up with them",
+          "[integration][sessions][risk]") {
+  auto& e = env();
+  const std::string rules = e.dir() + "/block-rules.yaml";
+  {
+    std::ofstream out(rules);
+    out << "rules:\n"
+           "  - id: block-vigil-x\n"
+           "    description: Deleting the protected test directory\n"
+           "    match: command\n"
+           "    pattern: '^rm (.* )?/tmp/vigil-x'\n"
+           "    severity: high\n"
+           "    score: 30\n"
+           "    actions: [alert, block]\n";
+  }
+  auto risk = std::make_shared<vigil::services::RiskService>(e.store(), e.gk().eventWriter(),
+                                                              vigil::services::RiskService::Options{rules});
+  REQUIRE(risk->reload().ok);
+  e.gk().setRisk(risk);
+  struct Unset {
+    Env& e;
+    ~Unset() { e.gk().setRisk(nullptr); }
+  } unset{e};
+
+  auto f = e.fixture();
+  auto u = e.makeUser({"admin"});
+  e.store().setMember(f.safe.id, u.u.id, {"connect"});
+  auto s = start(e, u, f.account.id);
+  auto& session = *s.session;
+  session.channelOpened("shell", "", "xterm", 80, 24);
+  session.output("$ ");
+  const std::string left16 = [] {
+    std::string k;
+    for (int i = 0; i < 16; ++i) k += "\x1b[D";
+    return k;
+  }();
+
+  SECTION("typed, the echo not yet seen, the cursor moved back, Enter") {
+    session.input("rm -rf /tmp/vigil-x-1 ; echo left-over");
+    auto d = session.screenInput(left16 + "\r");
+    CHECK_FALSE(d.forward);
+    CHECK(contains(d.notice, "Vigil blocked this command: Deleting the protected test directory"));
+  }
+  SECTION("a wrong letter erased and retyped, the echo not yet seen") {
+    session.input("rm -rf /tmp/vigil-y");
+    session.input("\x7f");
+    session.input("x-2");
+    CHECK_FALSE(session.screenInput("\r").forward);
+  }
+  SECTION("the path typed first, the command inserted in front of it with Home") {
+    session.input("/tmp/vigil-x-3");
+    session.input("\x1b[Hrm -rf ");
+    CHECK_FALSE(session.screenInput("\r").forward);
+  }
+  SECTION("the same keys turned into a comment or an echo are not blocked") {
+    session.input("rm -rf /tmp/vigil-x-4");
+    session.input("\x01# ");
+    CHECK(session.screenInput("\r").forward);
+    session.input("\r");
+    session.input("rm -rf /tmp/vigil-x-5");
+    session.input("\x01" "echo ");
+    CHECK(session.screenInput(left16 + "\r").forward);
+  }
+  SECTION("history recall: the keys cannot tell, the screen decides") {
+    session.input("\x1b[A");
+    CHECK(session.screenInput("\r").forward);  // nothing on the screen: nothing to block
+    session.output("rm -rf /tmp/vigil-x-6");     // the shell shows the recalled line
+    CHECK_FALSE(session.screenInput("\r").forward);
+  }
+  session.end("client_closed", "", 0, 0);
+}
