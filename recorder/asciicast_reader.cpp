@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "recorder/encrypted_file_reader.hpp"
 #include "recorder/recording_cipher.hpp"
 
 namespace vigil::recorder {
@@ -33,69 +34,6 @@ bool parseLine(std::string_view line, bool& have_header,
   return true;
 }
 
-// Reads up to n bytes (fewer only at the end of the file); -1 on error.
-ssize_t readFull(int fd, char* p, std::size_t n) {
-  std::size_t got = 0;
-  while (got < n) {
-    const ssize_t r = ::read(fd, p + got, n - got);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) return -1;
-    if (r == 0) break;
-    got += static_cast<std::size_t>(r);
-  }
-  return static_cast<ssize_t>(got);
-}
-
-// The decrypting side of recording_cipher: yields the compressed stream record by record.
-struct EncryptedSource {
-  int fd;
-  WrappedDataKey wrapped;
-  crypto::SecureBytes key;
-  std::uint64_t next = 0;
-  bool torn = false;  // the file ended inside a record (a crash): the rest is not readable
-
-  // The preamble line; false if it is not one.
-  static bool readPreamble(int fd, WrappedDataKey& out) {
-    std::string line;
-    char c;
-    while (line.size() < 4096) {
-      const ssize_t r = readFull(fd, &c, 1);
-      if (r != 1) return false;
-      line += c;
-      if (c == '\n') break;
-    }
-    auto k = parsePreamble(line);
-    if (!k) return false;
-    out = std::move(*k);
-    return true;
-  }
-
-  // Next plaintext chunk into `out`; 0 at the end, -1 on I/O error, -2 on a forged record.
-  ssize_t next_chunk(std::string& out) {
-    unsigned char len[4];
-    const ssize_t r = readFull(fd, reinterpret_cast<char*>(len), 4);
-    if (r < 0) return -1;
-    if (r < 4) {
-      torn = r > 0;
-      return 0;
-    }
-    const std::uint32_t n = (std::uint32_t(len[0]) << 24) | (std::uint32_t(len[1]) << 16) |
-                            (std::uint32_t(len[2]) << 8) | len[3];
-    if (n > (64u << 20)) return -2;
-    std::string rec(n, '\0');
-    const ssize_t got = readFull(fd, rec.data(), n);
-    if (got < 0) return -1;
-    if (static_cast<std::uint32_t>(got) < n) {
-      torn = true;
-      return 0;
-    }
-    auto plain = openRecord(key, wrapped.session_id, next++, rec);
-    if (!plain) return -2;
-    out = std::move(*plain);
-    return static_cast<ssize_t>(out.size());
-  }
-};
-
 }  // namespace
 
 std::error_code readAsciicast(const std::string& path,
@@ -104,20 +42,15 @@ std::error_code readAsciicast(const std::string& path,
                               bool* truncated) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return {errno, std::generic_category()};
-  std::unique_ptr<EncryptedSource> enc;
+  std::unique_ptr<EncryptedFileReader> enc;  // the compressed stream, record by record
+  std::size_t next_record = 0;
   if (isEncryptedRecording(path)) {
-    enc = std::make_unique<EncryptedSource>();
-    enc->fd = fd;
-    if (!EncryptedSource::readPreamble(fd, enc->wrapped)) {
+    std::error_code open_ec;
+    enc = EncryptedFileReader::open(path, open_ec);
+    if (!enc) {
       ::close(fd);
-      return std::make_error_code(std::errc::illegal_byte_sequence);
+      return open_ec;
     }
-    auto key = unwrapDataKey(enc->wrapped);
-    if (!key) {  // no keyring in this process, or a key that does not open
-      ::close(fd);
-      return std::make_error_code(std::errc::permission_denied);
-    }
-    enc->key = std::move(*key);
   }
   std::string plain;
   std::unique_ptr<ZSTD_DStream, decltype(&ZSTD_freeDStream)> ds(ZSTD_createDStream(),
@@ -143,11 +76,10 @@ std::error_code readAsciicast(const std::string& path,
     const char* data = in.data();
     ssize_t n;
     if (enc) {
-      n = enc->next_chunk(plain);
-      if (n == -2) {
-        ec = std::make_error_code(std::errc::illegal_byte_sequence);
-        break;
-      }
+      if (next_record == enc->records()) break;
+      if ((ec = enc->record(next_record++, plain))) break;
+      n = static_cast<ssize_t>(plain.size());
+      if (n == 0) continue;
       data = plain.data();
     } else {
       n = ::read(fd, in.data(), in.size());
@@ -185,7 +117,7 @@ std::error_code readAsciicast(const std::string& path,
   }
   ::close(fd);
   if (!ec && !have_header) ec = std::make_error_code(std::errc::illegal_byte_sequence);
-  if (truncated) *truncated = mid_frame || !text.empty() || (enc && enc->torn);
+  if (truncated) *truncated = mid_frame || !text.empty() || (enc && enc->truncated());
   return ec;
 }
 

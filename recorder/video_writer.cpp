@@ -50,9 +50,16 @@ struct VideoWriter::Encoder {
 
   static int writePacket(void* opaque, std::uint8_t* buf, int size) {
     auto* self = static_cast<Encoder*>(opaque);
+    std::string_view bytes(reinterpret_cast<char*>(buf), static_cast<std::size_t>(size));
+    std::string sealed;
+    if (self->options && self->options->seal_chunk) {
+      sealed.assign(bytes);
+      self->options->seal_chunk(sealed);
+      bytes = sealed;
+    }
     std::size_t done = 0;
-    while (done < static_cast<std::size_t>(size)) {
-      const ssize_t n = ::write(self->fd, buf + done, static_cast<std::size_t>(size) - done);
+    while (done < bytes.size()) {
+      const ssize_t n = ::write(self->fd, bytes.data() + done, bytes.size() - done);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
         self->io_error = std::string("write: ") + std::strerror(errno);
@@ -61,7 +68,7 @@ struct VideoWriter::Encoder {
       done += static_cast<std::size_t>(n);
     }
     if (self->options && self->options->chunk_written) {
-      if (auto ec = self->options->chunk_written(self->offset, std::string_view(reinterpret_cast<char*>(buf), done))) {
+      if (auto ec = self->options->chunk_written(self->offset, bytes)) {
         self->io_error = "hash chain: " + ec.message();
         return AVERROR(EIO);
       }

@@ -33,6 +33,10 @@ struct VideoOptions {
   /// Called (worker thread) after each run of bytes reached the file at `offset`, in file order:
   /// the hash chain of tamper evidence (recorder/recording_chain). An error fails the recording.
   std::function<std::error_code(std::uint64_t offset, std::string_view bytes)> chunk_written;
+  /// Called (worker thread) with each run of bytes before it is written: replaces it with what
+  /// goes in the file (encryption at rest, recorder/recording_cipher). chunk_written then sees
+  /// the replaced bytes.
+  std::function<void(std::string& chunk)> seal_chunk;
 };
 
 /// The CRF of a safe's quality preset ("low", "standard", "high"; else standard) for a codec:

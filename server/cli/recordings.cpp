@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "recorder/asciicast_reader.hpp"
+#include "recorder/encrypted_file_reader.hpp"
 #include "server/cli/commands.hpp"
 #include "server/runtime.hpp"
 #include "recorder/recording_cipher.hpp"
@@ -179,11 +180,45 @@ std::string clock(std::int64_t ms) {
   return b;
 }
 
+/// The screen video of a graphical session as MP4 (decrypted when the safe encrypts recordings).
+int exportVideo(Runtime& rt, const store::SessionRecord& s, const std::string& file, std::ostream& out) {
+  if (file.size() < 4 || file.compare(file.size() - 4, 4, ".mp4") != 0)
+    return std::cerr << "vigil: session " << s.id << " has no video (a terminal recording: use --format asciicast)\n",
+           kExitFailure;
+  std::uint64_t bytes = 0;
+  std::string chunk;
+  if (recorder::isEncryptedRecording(file)) {
+    std::error_code ec;
+    auto enc = recorder::EncryptedFileReader::open(file, ec);
+    if (!enc) return std::cerr << "vigil: cannot open the encrypted video: " << ec.message() << "\n", kExitFailure;
+    for (std::size_t i = 0; i < enc->records(); ++i) {
+      if ((ec = enc->record(i, chunk)))
+        return std::cerr << "vigil: the video does not decrypt after " << bytes << " bytes: " << ec.message() << "\n",
+               kExitFailure;
+      out.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+      bytes += chunk.size();
+    }
+    if (enc->truncated()) std::cerr << "vigil: the video ends inside a record (the recording was cut short)\n";
+  } else {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return std::cerr << "vigil: cannot read " << file << "\n", kExitFailure;
+    char buf[65536];
+    while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+      out.write(buf, in.gcount());
+      bytes += static_cast<std::uint64_t>(in.gcount());
+    }
+  }
+  out.flush();
+  if (!out) return std::cerr << "vigil: writing the video failed\n", kExitFailure;
+  auditCli(rt, "recording_export", s.id, {{"format", "video"}, {"bytes", bytes}});
+  return kExitOk;
+}
+
 int runExport(const GlobalOptions& g, const std::string& id, const std::string& format, const std::string& out_file) {
-  if (format != "json" && format != "asciicast" && format != "text")
-    return usage("--format: must be json, asciicast or text");
+  if (format != "json" && format != "asciicast" && format != "text" && format != "video")
+    return usage("--format: must be json, asciicast, text or video");
   auto rt = openDb(g);
-  auto loaded = loadRecording(*rt, id, format == "asciicast");
+  auto loaded = loadRecording(*rt, id, format == "asciicast" || format == "video");
   if (auto* code = std::get_if<int>(&loaded)) return *code;
   auto& [s, file] = std::get<0>(loaded);
   std::ofstream f;
@@ -193,6 +228,7 @@ int runExport(const GlobalOptions& g, const std::string& id, const std::string& 
   }
   std::ostream& out = out_file.empty() ? std::cout : f;
   std::size_t count = 0;
+  if (format == "video") return exportVideo(*rt, s, file, out);
   if (format == "asciicast") {
     auto ec = recorder::readAsciicast(
         file, [&](const json& h) { out << h.dump(-1, ' ', false, json::error_handler_t::replace) << "\n"; },
@@ -285,9 +321,10 @@ void addRecordings(CLI::App& app, GlobalOptions& g, std::function<int()>& run) {
 
   static std::string id, format, out_file;
   auto* ex = rec->add_subcommand("export", "Export one session: json (timeline events, one JSON object per line), "
-                                           "asciicast (the terminal recording) or text (transcript)");
+                                           "asciicast (the terminal recording), text (transcript) or video (an RDP "
+                                           "session's screen video as MP4, decrypted)");
   ex->add_option("id", id, "Session id")->required();
-  ex->add_option("--format", format, "json, asciicast or text")->required();
+  ex->add_option("--format", format, "json, asciicast, text or video")->required();
   ex->add_option("-o,--output", out_file, "Write to this file instead of standard output");
   ex->callback([&] { run = [&] { return runExport(g, id, format, out_file); }; });
 }

@@ -110,14 +110,6 @@ SessionGatekeeper::Check SessionGatekeeper::check(const store::User& user, const
                 " account (it is " + account.protocol + ")";
     return c;
   }
-  // RDP video is sealed but cannot be encrypted yet (the player streams the MP4 by byte ranges):
-  // a safe that requires encryption at rest gets no RDP session rather than a plaintext video.
-  if (protocol == "rdp" && c.safe->policy.record_sessions && c.safe->policy.encrypt_recordings) {
-    c.reason = "recording_failed";
-    c.message = "safe " + c.safe->name +
-                " encrypts recordings at rest, which Vigil cannot yet do for RDP video; ask a vault administrator";
-    return c;
-  }
   // Dual authorization: an approved request of this user for this account, in its window.
   auto approval = AccessRequests(store_).gate(user, account, *c.safe);
   if (!approval.ok) {

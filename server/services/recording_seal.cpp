@@ -104,10 +104,9 @@ std::shared_ptr<RecordingSealing> RecordingSealing::current() {
   return g_current;
 }
 
-std::shared_ptr<RecordingSealing::Writer> RecordingSealing::attach(const std::string& session_id,
-                                                                   const std::string& file, bool encrypt,
-                                                                   recorder::AsciicastOptions& o,
-                                                                   std::string& error) const {
+std::shared_ptr<RecordingSealing::Writer> RecordingSealing::newWriter(const std::string& session_id,
+                                                                      const std::string& file, bool encrypt,
+                                                                      std::string& error) const {
   auto w = std::make_shared<Writer>();
   w->session_id = session_id;
   w->file = file;
@@ -135,6 +134,26 @@ std::shared_ptr<RecordingSealing::Writer> RecordingSealing::attach(const std::st
   }
   w->chain = createChain(file, error);
   if (!w->chain) return nullptr;
+  return w;
+}
+
+std::shared_ptr<RecordingSealing::Writer> RecordingSealing::attach(const std::string& session_id,
+                                                                   const std::string& file, bool encrypt,
+                                                                   recorder::AsciicastOptions& o,
+                                                                   std::string& error) const {
+  auto w = newWriter(session_id, file, encrypt, error);
+  if (!w) return nullptr;
+  if (w->cipher) o.seal_chunk = [cipher = w->cipher](std::string& chunk) { cipher->seal(chunk); };
+  o.chunk_written = chainHook(w->chain);
+  return w;
+}
+
+std::shared_ptr<RecordingSealing::Writer> RecordingSealing::attachVideo(const std::string& session_id,
+                                                                        const std::string& file, bool encrypt,
+                                                                        recorder::VideoOptions& o,
+                                                                        std::string& error) const {
+  auto w = newWriter(session_id, file, encrypt, error);
+  if (!w) return nullptr;
   if (w->cipher) o.seal_chunk = [cipher = w->cipher](std::string& chunk) { cipher->seal(chunk); };
   o.chunk_written = chainHook(w->chain);
   return w;
@@ -144,19 +163,6 @@ std::pair<std::string, std::string> signManifest(const crypto::Ed25519Signer& si
   std::string text = manifest.dump(-1, ' ', false, json::error_handler_t::replace);
   const crypto::Bytes sig = signer.sign(text);
   return {std::move(text), crypto::base64Encode(sig.data(), sig.size())};
-}
-
-std::shared_ptr<RecordingSealing::Writer> RecordingSealing::attachVideo(const std::string& session_id,
-                                                                        const std::string& file,
-                                                                        recorder::VideoOptions& o,
-                                                                        std::string& error) const {
-  auto w = std::make_shared<Writer>();
-  w->session_id = session_id;
-  w->file = file;
-  w->chain = createChain(file, error);
-  if (!w->chain) return nullptr;
-  o.chunk_written = chainHook(w->chain);
-  return w;
 }
 
 store::RecordingSeal RecordingSealing::seal(store::Store& store, Writer& w, const json& metadata) const {

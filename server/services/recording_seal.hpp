@@ -53,9 +53,9 @@ class RecordingSealing {
   /// `error` set on failure.
   std::shared_ptr<Writer> attach(const std::string& session_id, const std::string& file, bool encrypt,
                                  recorder::AsciicastOptions& o, std::string& error) const;
-  /// The same for a screen video (RDP): hash-chained and sealed, not encrypted (the player streams
-  /// the MP4 by byte ranges; sessions of safes that encrypt recordings are refused for RDP).
-  std::shared_ptr<Writer> attachVideo(const std::string& session_id, const std::string& file,
+  /// The same for a screen video (RDP). Encrypted, the player reads it through
+  /// recorder::EncryptedFileReader by plaintext byte ranges.
+  std::shared_ptr<Writer> attachVideo(const std::string& session_id, const std::string& file, bool encrypt,
                                       recorder::VideoOptions& o, std::string& error) const;
   /// After the writer closed: signs the manifest, writes <file>.manifest and the database row.
   /// Throws on database errors.
@@ -65,6 +65,10 @@ class RecordingSealing {
   const crypto::Ed25519Signer& signer() const { return *signer_; }
 
  private:
+  /// The chunk index, and the data key (stored, wrapped by the vault) when `encrypt`.
+  std::shared_ptr<Writer> newWriter(const std::string& session_id, const std::string& file, bool encrypt,
+                                    std::string& error) const;
+
   std::unique_ptr<crypto::Ed25519Signer> signer_;
   const Vault* vault_;
   store::Store* store_;

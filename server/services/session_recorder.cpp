@@ -457,7 +457,7 @@ void SessionRecorder::end(std::string_view reason, std::string_view detail, std:
         auto sealed = sealing->seal(store, *seal, manifest_meta);
         details["recording_sealed"] = true;
         details["recording_chunks"] = sealed.chunk_count;
-        if (cast) details["recording_encrypted"] = sealed.encrypted;
+        details["recording_encrypted"] = sealed.encrypted;
       } catch (const std::exception& ex) {
         details["recording_sealed"] = false;
         sessionLog()->error("session={} sealing the recording failed: {}", id, ex.what());

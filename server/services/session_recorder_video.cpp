@@ -32,16 +32,21 @@ void SessionRecorder::frame(const std::uint8_t* bgrx, int width, int height, int
       healthy->store(false);
       sessionLog()->error("session={} video recording error: {}", id, e);
     };
-    // Tamper evidence as for terminal recordings: every run of bytes hash-chained, sealed at the end.
+    // Tamper evidence as for terminal recordings: every run of bytes hash-chained (encrypted
+    // first when the safe says so), sealed at the end.
     if (auto sealing = RecordingSealing::current()) {
       std::string why;
-      seal_ = sealing->attachVideo(p_.id, p_.recording_file, o, why);
+      seal_ = sealing->attachVideo(p_.id, p_.recording_file, p_.encrypt, o, why);
       if (!seal_) {
         sessionLog()->error("session={} cannot seal the video: {}", p_.id, why);
         healthy_->store(false);
         return;
       }
       sealing_ = std::move(sealing);
+    } else if (p_.encrypt) {
+      sessionLog()->error("session={} the safe encrypts recordings but sealing is not set up", p_.id);
+      healthy_->store(false);
+      return;
     }
     video_ = std::make_unique<recorder::VideoWriter>(p_.recording_file, std::move(o));
   }

@@ -11,7 +11,9 @@
 #include <map>
 #include <mutex>
 
+#include "recorder/encrypted_file_reader.hpp"
 #include "recorder/playback_index.hpp"
+#include "recorder/recording_cipher.hpp"
 #include "server/services/ids.hpp"
 #include "server/services/recording_seal.hpp"
 #include "server/services/session_filters.hpp"
@@ -259,12 +261,48 @@ std::optional<std::pair<std::uint64_t, std::uint64_t>> parseRange(const std::str
   return std::make_pair(*first, std::min(*last, size - 1));
 }
 
+/// The file's bytes [first, last] — an encrypted recording's plaintext, decrypted record by record.
+std::string recordingBytes(const std::string& file, const recorder::EncryptedFileReader* enc, std::uint64_t first,
+                           std::uint64_t last) {
+  std::string body;
+  if (enc) {
+    if (auto ec = enc->read(first, static_cast<std::size_t>(last - first + 1), body))
+      throw ApiError(500, "recording_unreadable", "the recording does not decrypt: " + ec.message());
+    return body;
+  }
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw ApiError(404, "not_found", "the recording is not available");
+  body.assign(last - first + 1, '\0');
+  std::size_t got = 0;
+  while (got < body.size()) {
+    const ssize_t n = ::pread(fd, body.data() + got, body.size() - got, static_cast<off_t>(first + got));
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  body.resize(got);
+  return body;
+}
+
 HttpResponse recordingFileRoute(RequestContext& c) {
   auto s = loadForReview(c, "recording_download");
   const std::string file = recordingFile(c, s);
-  struct stat st {};
-  ::stat(file.c_str(), &st);
-  const auto size = static_cast<std::uint64_t>(st.st_size);
+  // An encrypted recording is served as its plaintext to the authorized reviewer: sizes and
+  // ranges are of the plaintext, so the player seeks an encrypted video as any other.
+  std::unique_ptr<recorder::EncryptedFileReader> enc;
+  std::uint64_t size = 0;
+  if (recorder::isEncryptedRecording(file)) {
+    std::error_code ec;
+    enc = recorder::EncryptedFileReader::open(file, ec);
+    if (!enc)
+      throw ApiError(ec == std::errc::permission_denied ? 503 : 500, "recording_unreadable",
+                     "the encrypted recording cannot be opened: " + ec.message());
+    size = enc->size();
+  } else {
+    struct stat st {};
+    ::stat(file.c_str(), &st);
+    size = static_cast<std::uint64_t>(st.st_size);
+  }
   // Graphical sessions (RDP) are recorded as fragmented MP4 video, terminals as asciicast.
   const bool video = file.size() > 4 && file.compare(file.size() - 4, 4, ".mp4") == 0;
   const std::string format = video ? "mp4" : "cast.zst";
@@ -274,19 +312,18 @@ HttpResponse recordingFileRoute(RequestContext& c) {
   r.headers.emplace_back("Cache-Control", "no-store");
   r.headers.emplace_back("Content-Disposition", std::string(video ? "inline" : "attachment") + "; filename=\"" + s.id +
                                                     "." + format + "\"");
-  auto range = c.req.header("range");
-  if (!range) {
-    c.audit("recording_download", "session", s.id, "ok", {{"bytes", size}, {"format", format}});
-    r.file_path = file;
+  auto whole = [&] {
+    c.audit("recording_download", "session", s.id, "ok", {{"bytes", size}, {"format", format}, {"encrypted", enc != nullptr}});
+    if (!enc) r.file_path = file;
+    else if (size > 0) r.body = recordingBytes(file, enc.get(), 0, size - 1);
     return r;
-  }
+  };
+  auto range = c.req.header("range");
+  if (!range) return whole();
   bool malformed = false;
   auto span = parseRange(std::string(*range), size, malformed);
   if (!span) {
-    if (malformed) {  // RFC 9110: an unusable Range header is ignored
-      r.file_path = file;
-      return r;
-    }
+    if (malformed) return whole();  // RFC 9110: an unusable Range header is ignored
     HttpResponse e = errorResponse(416, "range_not_satisfiable", "the range is outside the file (" +
                                                                      std::to_string(size) + " bytes)");
     e.headers.emplace_back("Content-Range", "bytes */" + std::to_string(size));
@@ -294,20 +331,12 @@ HttpResponse recordingFileRoute(RequestContext& c) {
     return e;
   }
   const auto [first, last] = *span;
-  if (first == 0) c.audit("recording_download", "session", s.id, "ok", {{"bytes", size}, {"format", format}});
-  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw ApiError(404, "not_found", "the recording is not available");
-  std::string body(last - first + 1, '\0');
-  std::size_t got = 0;
-  while (got < body.size()) {
-    const ssize_t n = ::pread(fd, body.data() + got, body.size() - got, static_cast<off_t>(first + got));
-    if (n <= 0) break;
-    got += static_cast<std::size_t>(n);
-  }
-  ::close(fd);
-  body.resize(got);
+  if (first == 0)
+    c.audit("recording_download", "session", s.id, "ok", {{"bytes", size}, {"format", format}, {"encrypted", enc != nullptr}});
+  std::string body = recordingBytes(file, enc.get(), first, last);
+  if (body.empty()) throw ApiError(404, "not_found", "the recording is not available");
   r.status = 206;
-  r.headers.emplace_back("Content-Range", "bytes " + std::to_string(first) + "-" + std::to_string(first + got - 1) +
+  r.headers.emplace_back("Content-Range", "bytes " + std::to_string(first) + "-" + std::to_string(first + body.size() - 1) +
                                               "/" + std::to_string(size));
   r.body = std::move(body);
   return r;

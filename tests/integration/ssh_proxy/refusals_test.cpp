@@ -214,7 +214,8 @@ TEST_CASE("an identity login with TOTP asks for the code with keyboard-interacti
     REQUIRE(p.expect("Vigil one-time code: "));
     p.send("246810\n");
     CHECK(p.expect("totp-ok"));
-    CHECK(p.wait() == 0);
+    INFO("the client showed:\n" << p.output());
+    CHECK(p.wait(30000) == 0);
   }
   {
     // Password and code both asked through keyboard-interactive.
@@ -225,7 +226,8 @@ TEST_CASE("an identity login with TOTP asks for the code with keyboard-interacti
     REQUIRE(p.expect("Vigil one-time code: "));
     p.send("246810\n");
     CHECK(p.expect("kbd-ok"));
-    CHECK(p.wait() == 0);
+    INFO("the client showed:\n" << p.output());
+    CHECK(p.wait(30000) == 0);
   }
   {
     PtyDriver p(env.ssh(login, "-o PreferredAuthentications=password,keyboard-interactive", "INFO", false) + " true");
@@ -234,7 +236,8 @@ TEST_CASE("an identity login with TOTP asks for the code with keyboard-interacti
     REQUIRE(p.expect("Vigil one-time code: "));
     p.send("000000\n");
     CHECK(p.expect("Vigil refused: wrong one-time code"));
-    CHECK(p.wait() == 255);
+    INFO("the client showed:\n" << p.output());
+    CHECK(p.wait(30000) == 255);
   }
 }
 

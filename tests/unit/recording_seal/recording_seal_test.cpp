@@ -10,6 +10,7 @@
 
 #include "recorder/asciicast_reader.hpp"
 #include "recorder/asciicast_writer.hpp"
+#include "recorder/encrypted_file_reader.hpp"
 #include "recorder/recording_chain.hpp"
 #include "recorder/recording_cipher.hpp"
 #include "server/crypto/ed25519.hpp"
@@ -248,4 +249,85 @@ TEST_CASE("a preamble that is not one is rejected", "[seal][encryption]") {
   REQUIRE(k);
   CHECK(k->session_id == "sid");
   CHECK(k->sealed_key_b64 == "sealed");
+}
+
+TEST_CASE("an encrypted file is read by plaintext byte ranges across records; a torn tail and a forged record are told apart",
+          "[seal][encryption][ranges]") {
+  TempDir d;
+  const auto file = d.file("v.mp4");
+  const auto key = crypto::randomSecureBytes(32);
+  recorder::setDataKeyUnwrapper([&](const recorder::WrappedDataKey& k) -> std::optional<crypto::SecureBytes> {
+    if (k.session_id != "s-video") return std::nullopt;
+    return key;
+  });
+  // Records of uneven sizes, as a muxer's flushes are; the plaintext is a counting pattern.
+  std::string plain;
+  for (int i = 0; i < 70000; ++i) plain += static_cast<char>('a' + (i * 7) % 26);
+  recorder::ChunkCipher cipher(key, recorder::WrappedDataKey{"s-video", "mk1", "d3JhcA==", "c2VhbGVk"});
+  std::string disk;
+  const std::size_t cuts[] = {0, 1, 4096, 4097, 30000, 65000, 70000};
+  for (std::size_t i = 0; i + 1 < std::size(cuts); ++i) {
+    std::string chunk = plain.substr(cuts[i], cuts[i + 1] - cuts[i]);
+    cipher.seal(chunk);
+    disk += chunk;
+  }
+  std::ofstream(file, std::ios::binary) << disk;
+  CHECK(disk.find(plain.substr(5000, 64)) == std::string::npos);
+
+  std::error_code ec;
+  auto r = recorder::EncryptedFileReader::open(file, ec);
+  REQUIRE(r);
+  CHECK(r->records() == 6);
+  CHECK(r->size() == plain.size());
+  CHECK_FALSE(r->truncated());
+  auto range = [&](std::uint64_t at, std::size_t n) {
+    std::string out;
+    auto e = r->read(at, n, out);
+    REQUIRE_FALSE(e);
+    return out;
+  };
+  CHECK(range(0, plain.size()) == plain);
+  CHECK(range(0, 1) == plain.substr(0, 1));
+  CHECK(range(4000, 200) == plain.substr(4000, 200));      // across a record boundary
+  CHECK(range(29990, 35020) == plain.substr(29990, 35020));  // three records
+  CHECK(range(69990, 100) == plain.substr(69990));           // clipped at the end
+  CHECK(range(70000, 10).empty());
+  std::string rec;
+  REQUIRE_FALSE(r->record(1, rec));
+  CHECK(rec == plain.substr(1, 4095));
+
+  // Cut inside the last record (a killed writer): the whole records still read.
+  std::ofstream(file, std::ios::binary) << disk.substr(0, disk.size() - 100);
+  auto torn = recorder::EncryptedFileReader::open(file, ec);
+  REQUIRE(torn);
+  CHECK(torn->truncated());
+  CHECK(torn->size() == 65000);
+  std::string head;
+  REQUIRE_FALSE(torn->read(64000, 5000, head));
+  CHECK(head == plain.substr(64000, 1000));
+
+  // A flipped byte inside a record: that range fails to authenticate, the others still read.
+  std::ofstream(file, std::ios::binary) << disk;
+  flipByte(file, disk.size() - 2000);
+  auto forged = recorder::EncryptedFileReader::open(file, ec);
+  REQUIRE(forged);
+  std::string out;
+  CHECK(forged->read(66000, 10, out) == std::errc::illegal_byte_sequence);
+  out.clear();
+  CHECK_FALSE(forged->read(100, 10, out));
+  CHECK(out == plain.substr(100, 10));
+
+  // Another recording's key does not open it; a file that is not encrypted is refused.
+  recorder::setDataKeyUnwrapper(nullptr);
+  CHECK_FALSE(recorder::EncryptedFileReader::open(file, ec));
+  CHECK(ec == std::errc::permission_denied);
+  std::ofstream(file, std::ios::binary) << std::string("\x00\x00\x00\x18" "ftypisom", 12);
+  CHECK_FALSE(recorder::EncryptedFileReader::open(file, ec));
+  CHECK(ec == std::errc::illegal_byte_sequence);
+  // A length field that cannot be a record.
+  std::ofstream(file, std::ios::binary) << disk.substr(0, disk.find('\n') + 1) << std::string("\xff\xff\xff\xff", 4) << "x";
+  recorder::setDataKeyUnwrapper([&](const recorder::WrappedDataKey&) -> std::optional<crypto::SecureBytes> { return key; });
+  CHECK_FALSE(recorder::EncryptedFileReader::open(file, ec));
+  CHECK(ec == std::errc::illegal_byte_sequence);
+  recorder::setDataKeyUnwrapper(nullptr);
 }
