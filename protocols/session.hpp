@@ -216,6 +216,9 @@ class Gatekeeper {
   /// True if `vigil_user` exists and has TOTP enrolled (no audit: RDP, whose one password field
   /// then carries the code after the password, asks it to know whether to split them).
   virtual bool userHasTotp(std::string_view vigil_user) = 0;
+  /// An identity login whose password was right (NeedTotp) on a protocol that cannot ask for the
+  /// code afterwards (RDP, PostgreSQL): refused with `message` and audited (`totp_missing`).
+  virtual Grant refuseMissingTotp(const Grant& need_totp, std::string message, const ClientInfo& client) = 0;
   /// True if `fingerprint` ("SHA256:...") is a public key registered by `vigil_user` (no audit:
   /// this is the signature-less probe that precedes a public-key login).
   virtual bool userHasPublicKey(std::string_view vigil_user, std::string_view fingerprint) = 0;

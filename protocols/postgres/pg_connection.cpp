@@ -329,10 +329,8 @@ void Connection::run() {
   proto::IdentityLogin id;
   if (proto::parseIdentityLogin(user, id)) {
     grant_ = gk_.loginWithPassword(id, secret, "", ci);
-    if (grant_.status == proto::Grant::Status::NeedTotp) {
-      grant_.status = proto::Grant::Status::Denied;
-      grant_.message = "your Vigil user has TOTP: connect with a launch token from the portal";
-    }
+    if (grant_.status == proto::Grant::Status::NeedTotp)
+      grant_ = gk_.refuseMissingTotp(grant_, "your Vigil user has TOTP: connect with a launch token from the portal", ci);
   } else {
     grant_ = gk_.redeemLaunchToken(secret, ci);
   }

@@ -530,10 +530,8 @@ proto::Grant Connection::identityLogin(const proto::IdentityLogin& id, const cry
   const bool totp = gk_.userHasTotp(id.vigil_user);
   if (totp && !proto::splitTotpSuffix(typed, password, code)) code = {};
   proto::Grant g = gk_.loginWithPassword(id, password, code, client);
-  if (g.status == proto::Grant::Status::NeedTotp) {
-    g.status = proto::Grant::Status::Denied;
-    g.message = "your Vigil user has TOTP: type the 6-digit code right after the password";
-  }
+  if (g.status == proto::Grant::Status::NeedTotp)
+    g = gk_.refuseMissingTotp(g, "your Vigil user has TOTP: type the 6-digit code right after the password", client);
   return g;
 }
 

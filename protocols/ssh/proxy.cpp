@@ -288,6 +288,12 @@ bool Pump::pumpOutput() {
 }
 
 void Pump::finishTarget() {
+  // An exit status that arrived before the callbacks: libssh kept it (the channel is closed, so
+  // this does not wait).
+  if (exit_status_ < 0 && exit_signal_.empty() && ssh_channel_is_closed(tch_) != 0) {
+    const int status = ssh_channel_get_exit_status(tch_);
+    if (status >= 0) exit_status_ = status;
+  }
   if (exit_status_ >= 0) {
     person_.sendExitStatus(exit_status_);
     session_.note("exit_status", std::to_string(exit_status_));
@@ -340,8 +346,11 @@ void Pump::run() {
     // The target's state is taken before the buffers are looked at: ssh_channel_poll reads
     // packets, so polling stderr can bring in the last stdout bytes together with EOF and CLOSE
     // after stdout was seen empty. Nothing arrives after EOF/CLOSE, so state-then-buffers is exact.
-    const bool target_eof = target_eof_;
-    const bool target_done = target_closed_ || !ssh_is_connected(target_);
+    // The channel's own state counts too: a command that ends at once can have its EOF, exit
+    // status and CLOSE read with the reply to the exec request, before this pump's callbacks
+    // existed (ssh then waited forever for a session that had ended).
+    const bool target_eof = target_eof_ || ssh_channel_is_eof(tch_) != 0;
+    const bool target_done = target_closed_ || ssh_channel_is_closed(tch_) != 0 || !ssh_is_connected(target_);
     bool drained = pending_out_.empty() && ssh_channel_poll(tch_, 0) <= 0 && ssh_channel_poll(tch_, 1) <= 0;
     if (target_eof && drained && !eof_sent_to_person_) {
       person_.sendEof();

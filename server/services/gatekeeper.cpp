@@ -152,6 +152,12 @@ proto::Grant SessionGatekeeper::grantFor(const store::User& user, const store::A
   return g;
 }
 
+proto::Grant SessionGatekeeper::refuseMissingTotp(const proto::Grant& need_totp, std::string message,
+                                                  const proto::ClientInfo& client) {
+  return refuse("totp_missing", message, client, need_totp.username,
+                need_totp.user_id ? std::optional<std::int64_t>(need_totp.user_id) : std::nullopt, std::nullopt);
+}
+
 proto::Grant SessionGatekeeper::refuse(const std::string& reason, const std::string& message,
                                        const proto::ClientInfo& client, const std::string& actor,
                                        std::optional<std::int64_t> actor_id, std::optional<std::int64_t> account_id) {

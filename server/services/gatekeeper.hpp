@@ -44,6 +44,8 @@ class SessionGatekeeper : public proto::Gatekeeper {
                                  const proto::ClientInfo& client) override;
   bool userHasPublicKey(std::string_view vigil_user, std::string_view fingerprint) override;
   bool userHasTotp(std::string_view vigil_user) override;
+  proto::Grant refuseMissingTotp(const proto::Grant& need_totp, std::string message,
+                                 const proto::ClientInfo& client) override;
   proto::Grant loginWithPublicKey(const proto::IdentityLogin& login, std::string_view fingerprint,
                                   std::string_view totp, const proto::ClientInfo& client) override;
   proto::Grant authorizeUser(std::int64_t user_id, std::int64_t account_id, const proto::ClientInfo& client) override;

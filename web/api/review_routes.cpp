@@ -287,11 +287,14 @@ std::string recordingBytes(const std::string& file, const recorder::EncryptedFil
 HttpResponse recordingFileRoute(RequestContext& c) {
   auto s = loadForReview(c, "recording_download");
   const std::string file = recordingFile(c, s);
-  // An encrypted recording is served as its plaintext to the authorized reviewer: sizes and
-  // ranges are of the plaintext, so the player seeks an encrypted video as any other.
+  // Graphical sessions (RDP) are recorded as fragmented MP4 video, terminals as asciicast.
+  const bool video = file.size() > 4 && file.compare(file.size() - 4, 4, ".mp4") == 0;
+  // An encrypted video is served as its plaintext to the authorized reviewer: sizes and ranges
+  // are of the plaintext, so the player's <video> seeks it as any other. An encrypted terminal
+  // recording is served as stored (the player reads it through the playback routes).
   std::unique_ptr<recorder::EncryptedFileReader> enc;
   std::uint64_t size = 0;
-  if (recorder::isEncryptedRecording(file)) {
+  if (video && recorder::isEncryptedRecording(file)) {
     std::error_code ec;
     enc = recorder::EncryptedFileReader::open(file, ec);
     if (!enc)
@@ -303,8 +306,6 @@ HttpResponse recordingFileRoute(RequestContext& c) {
     ::stat(file.c_str(), &st);
     size = static_cast<std::uint64_t>(st.st_size);
   }
-  // Graphical sessions (RDP) are recorded as fragmented MP4 video, terminals as asciicast.
-  const bool video = file.size() > 4 && file.compare(file.size() - 4, 4, ".mp4") == 0;
   const std::string format = video ? "mp4" : "cast.zst";
   HttpResponse r;
   r.content_type = video ? "video/mp4" : "application/zstd";

@@ -331,3 +331,25 @@ TEST_CASE("pgbench -c 4 -T 5 runs through Vigil with identity logins", "[postgre
   REQUIRE(std::regex_search(r.output, m, tps));
   CHECK(std::stod(m[1]) > 10.0);
 }
+
+TEST_CASE("an identity login of a user with TOTP is refused, telling them to use a launch token, and audited",
+          "[postgres][e2e][identity]") {
+  auto& w = world();
+  Principal carol = w.env().makeUser({});
+  auto m = w.env().admin().put("/api/v1/safes/" + S(w.safe) + "/members/" + S(carol.id), {{"permissions", {"connect"}}});
+  REQUIRE(m.status == 200);
+  auto en = carol.http().post("/api/v1/me/mfa/enroll", json::object());
+  REQUIRE(en.status == 200);
+  const auto key = api_test::base32Decode(en.json()["secret"].get<std::string>());
+  REQUIRE(carol.http().post("/api/v1/me/mfa/confirm", {{"code", api_test::totpAt(key, api_test::nowStep())}}).status == 200);
+  auto r = runCommand("PGPASSWORD=" + shq(carol.password) + " PGCONNECT_TIMEOUT=10 psql -X -At \"host=127.0.0.1 port=" +
+                      S(w.vigil_port) + " user=" + carol.username + "%dba%" + w.target_name +
+                      " dbname=shop sslmode=require\" -c 'SELECT 1'");
+  INFO(r.output);
+  CHECK(r.exit_code != 0);
+  CHECK(contains(r.output, "your Vigil user has TOTP: connect with a launch token from the portal"));
+  bool audited = false;
+  for (auto& row : w.env().audit(carol.username, "session_refused"))
+    if (contains(row.dump(), "totp_missing")) audited = true;
+  CHECK(audited);
+}

@@ -453,8 +453,10 @@ TEST_CASE("an identity login (vigiluser%account%target) with the Vigil password,
   const std::uint64_t confirm_step = api_test::nowStep();
   REQUIRE(bob.http().post("/api/v1/me/mfa/confirm", {{"code", api_test::totpAt(key, confirm_step)}}).status == 200);
   {
+    const int before = w.auditCount("session_refused", "totp_missing");
     auto client = w.xfreerdp(login, "xfreerdp-identity-nototp.log", nullptr, bob.password);
     CHECK(client.waitExit(30000));
+    CHECK(w.auditCount("session_refused", "totp_missing") == before + 1);  // the SOC sees the attempt
   }
   {
     const std::string code = api_test::totpAt(key, std::max(api_test::nowStep(), confirm_step + 1));

@@ -32,6 +32,22 @@ TEST_CASE("a command runs as the vault account and its exit code comes back", "[
   CHECK(r7.status == 7);
 }
 
+TEST_CASE("commands that end at once, one after another, each end the client with their exit code",
+          "[ssh][integration]") {
+  // The target's EOF, exit status and CLOSE can arrive with its reply to the exec request, before
+  // the proxy's data pump is set up; ssh hung until killed when the pump missed them.
+  auto& env = SshEnv::get();
+  REQUIRE_ENV(env);
+  for (int i = 0; i < 12; ++i) {
+    auto r = run(env.ssh(env.token("web01")) + " \"exit " + std::to_string(10 + i) + "\"", 30);
+    INFO("run " << i << ": " << r.err);
+    REQUIRE(r.status == 10 + i);
+  }
+  auto out = run(env.ssh(env.token("web01")) + " \"echo quick-out\"", 30);
+  CHECK(out.status == 0);
+  CHECK(out.out == "quick-out\n");
+}
+
 TEST_CASE("stderr stays apart from stdout", "[ssh][integration]") {
   auto& env = SshEnv::get();
   REQUIRE_ENV(env);

@@ -179,6 +179,9 @@ class TestGatekeeper : public proto::Gatekeeper {
     auto u = users_.find(std::string(user));
     return u != users_.end() && !u->second.totp.empty();
   }
+  proto::Grant refuseMissingTotp(const proto::Grant&, std::string message, const proto::ClientInfo&) override {
+    return denied(std::move(message));
+  }
   bool userHasPublicKey(std::string_view user, std::string_view fp) override {
     std::lock_guard lk(mu_);
     auto u = users_.find(std::string(user));
