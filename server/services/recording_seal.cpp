@@ -137,26 +137,31 @@ std::shared_ptr<RecordingSealing::Writer> RecordingSealing::newWriter(const std:
   return w;
 }
 
-std::shared_ptr<RecordingSealing::Writer> RecordingSealing::attach(const std::string& session_id,
-                                                                   const std::string& file, bool encrypt,
-                                                                   recorder::AsciicastOptions& o,
-                                                                   std::string& error) const {
-  auto w = newWriter(session_id, file, encrypt, error);
+namespace {
+
+/// Hooks the writer's cipher (when encrypting) and chain into a recording writer's options.
+template <class Options>
+std::shared_ptr<RecordingSealing::Writer> hookInto(std::shared_ptr<RecordingSealing::Writer> w, Options& o) {
   if (!w) return nullptr;
   if (w->cipher) o.seal_chunk = [cipher = w->cipher](std::string& chunk) { cipher->seal(chunk); };
   o.chunk_written = chainHook(w->chain);
   return w;
 }
 
+}  // namespace
+
+std::shared_ptr<RecordingSealing::Writer> RecordingSealing::attach(const std::string& session_id,
+                                                                   const std::string& file, bool encrypt,
+                                                                   recorder::AsciicastOptions& o,
+                                                                   std::string& error) const {
+  return hookInto(newWriter(session_id, file, encrypt, error), o);
+}
+
 std::shared_ptr<RecordingSealing::Writer> RecordingSealing::attachVideo(const std::string& session_id,
                                                                         const std::string& file, bool encrypt,
                                                                         recorder::VideoOptions& o,
                                                                         std::string& error) const {
-  auto w = newWriter(session_id, file, encrypt, error);
-  if (!w) return nullptr;
-  if (w->cipher) o.seal_chunk = [cipher = w->cipher](std::string& chunk) { cipher->seal(chunk); };
-  o.chunk_written = chainHook(w->chain);
-  return w;
+  return hookInto(newWriter(session_id, file, encrypt, error), o);
 }
 
 std::pair<std::string, std::string> signManifest(const crypto::Ed25519Signer& signer, const json& manifest) {

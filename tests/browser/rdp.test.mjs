@@ -82,7 +82,8 @@ describe('RDP through the portal: .rdp file, live view, video player', { timeout
   step('an RDP account is set up', async () => {
     server.admin.password = await loginThroughPortal(page, server.url, server.admin.username, server.admin.password);
     const safe = await apiCall(page, 'POST', '/safes', {
-      name: 'Windows', policy: { allowed_protocols: ['rdp'], record_sessions: true, trust_on_first_use: true },
+      // Videos encrypted at rest: the player streams the decrypted MP4 by byte ranges.
+      name: 'Windows', policy: { allowed_protocols: ['rdp'], record_sessions: true, trust_on_first_use: true, encrypt_recordings: true },
     });
     const target = await apiCall(page, 'POST', '/targets', { name: 'win01', protocol: 'rdp', address: '127.0.0.1', port: rdp.port });
     account = await apiCall(page, 'POST', '/accounts', {
@@ -152,7 +153,7 @@ describe('RDP through the portal: .rdp file, live view, video player', { timeout
     await page.locator('#live-watch-close').click();
   });
 
-  step('the auditor plays the video and a keystroke line seeks it', async () => {
+  step('the auditor plays the (encrypted) video and a keystroke line seeks it', async () => {
     await sleep(1500);  // a few more frames after the typing
     client.kill('SIGTERM');
     let ended = null;
@@ -211,6 +212,11 @@ describe('RDP through the portal: .rdp file, live view, video player', { timeout
     });
     assert.equal(decoded.w, 1280);
     assert.ok(decoded.frames > 0, JSON.stringify(decoded));
+    // The badge says the video is sealed, untouched and encrypted at rest.
+    const sealBadge = page.locator('#player-seal-badge .badge');
+    await sealBadge.waitFor({ timeout: 15_000 });
+    assert.equal(await sealBadge.getAttribute('data-status'), 'intact');
+    assert.match(await sealBadge.textContent(), /encrypted/);
     await session.screenshot('player-rdp');
     assert.deepEqual(session.problems, [], 'no CSP violations or page errors');
     assert.deepEqual(operator.problems, [], 'no CSP violations or page errors (operator)');

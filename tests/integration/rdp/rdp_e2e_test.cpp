@@ -64,6 +64,34 @@ bool waitFileContains(const std::string& path, const std::string& needle, int ms
   return false;
 }
 
+/// A short recorded session on a safe of its own: `name` names the target and the client log;
+/// the text typed is "echo <name> <random>". Returns the ended session's id.
+std::string shortSession(World& w, std::int64_t safe_id, const std::string& name) {
+  w.grant(safe_id, w.alice.id);
+  const std::int64_t account = w.makeAccount(safe_id, w.makeTarget(uniq("win-" + name), w.targetPort(), ""));
+  auto l = w.launch(w.alice, account);
+  const std::string log = "xfreerdp-" + name + ".log";
+  auto client = w.xfreerdp(l["token"], log);
+  std::this_thread::sleep_for(std::chrono::seconds(5));
+  INFO("xfreerdp log: " << readFile(w.tmp() + "/" + log));
+  REQUIRE(client.alive());
+  typeInto(w, "echo " + name + " " + api_test::randomHex(4));
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  client.stop();
+  return w.endedSession(account, 1)["id"];
+}
+
+/// The session's video through the API (the end is written asynchronously: retried a while).
+std::string fetchVideo(World& w, const std::string& sid) {
+  std::string video;
+  for (int i = 0; i < 50 && video.empty(); ++i) {
+    auto r = w.env().admin().get("/api/v1/sessions/" + sid + "/recording/file");
+    if (r.status == 200) video = r.body;
+    else std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return video;
+}
+
 }  // namespace
 
 TEST_CASE("xfreerdp with a launch token reaches the target through Vigil, typed text arrives, and the session is recorded as video with keystrokes",
@@ -296,25 +324,8 @@ TEST_CASE("a safe's video settings (AV1, a frame-rate cap, low quality) are what
   CHECK(safe.json()["policy"]["video_codec"] == "av1");
   CHECK(safe.json()["policy"]["video_max_fps"] == 2);
   CHECK(safe.json()["policy"]["video_quality"] == "low");
-  const std::int64_t safe_id = safe.json()["id"];
-  w.grant(safe_id, w.alice.id);
-  const std::int64_t account = w.makeAccount(safe_id, w.makeTarget(uniq("win-av1"), w.targetPort(), ""));
-  auto l = w.launch(w.alice, account);
-  auto client = w.xfreerdp(l["token"], "xfreerdp-av1.log");
-  std::this_thread::sleep_for(std::chrono::seconds(5));
-  INFO("xfreerdp log: " << readFile(w.tmp() + "/xfreerdp-av1.log"));
-  REQUIRE(client.alive());
-  typeInto(w, "echo av1 " + api_test::randomHex(4));
-  std::this_thread::sleep_for(std::chrono::seconds(2));
-  client.stop();
-  auto s = w.endedSession(account, 1);
-  const std::string sid = s["id"];
-  std::string video;
-  for (int i = 0; i < 50 && video.empty(); ++i) {
-    auto r = w.env().admin().get("/api/v1/sessions/" + sid + "/recording/file");
-    if (r.status == 200) video = r.body;
-    else std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  const std::string sid = shortSession(w, safe.json()["id"], "av1");
+  const std::string video = fetchVideo(w, sid);
   REQUIRE(video.size() > 500);
   const std::string file = w.tmp() + "/" + sid + ".mp4";
   std::ofstream(file, std::ios::binary) << video;
@@ -339,19 +350,7 @@ TEST_CASE("a safe that encrypts recordings: the RDP video is encrypted at rest a
                                                      {"policy", {{"trust_on_first_use", true}, {"encrypt_recordings", true}}}});
   INFO(safe.body);
   REQUIRE(safe.status == 201);
-  const std::int64_t safe_id = safe.json()["id"];
-  w.grant(safe_id, w.alice.id);
-  const std::int64_t account = w.makeAccount(safe_id, w.makeTarget(uniq("win-enc"), w.targetPort(), ""));
-  auto l = w.launch(w.alice, account);
-  auto client = w.xfreerdp(l["token"], "xfreerdp-enc.log");
-  std::this_thread::sleep_for(std::chrono::seconds(5));
-  INFO("xfreerdp log: " << readFile(w.tmp() + "/xfreerdp-enc.log"));
-  REQUIRE(client.alive());
-  typeInto(w, "echo encrypted " + api_test::randomHex(4));
-  std::this_thread::sleep_for(std::chrono::seconds(2));
-  client.stop();
-  auto s = w.endedSession(account, 1);
-  const std::string sid = s["id"];
+  const std::string sid = shortSession(w, safe.json()["id"], "encrypted");
 
   // On disk: the encrypted-recording preamble, no MP4 box in the clear.
   const std::string rel = w.env().psql("SELECT recording_path FROM sessions WHERE id = '" + sid + "'");
@@ -362,12 +361,7 @@ TEST_CASE("a safe that encrypts recordings: the RDP video is encrypted at rest a
   CHECK(on_disk.find("moof") == std::string::npos);
 
   // Through the API: the plaintext MP4, whole and by ranges (what the player's <video> asks).
-  std::string video;
-  for (int i = 0; i < 50 && video.empty(); ++i) {
-    auto r = w.env().admin().get("/api/v1/sessions/" + sid + "/recording/file");
-    if (r.status == 200) video = r.body;
-    else std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  const std::string video = fetchVideo(w, sid);
   REQUIRE(video.size() > 1200);
   CHECK(video.substr(4, 4) == "ftyp");
   CHECK(video.size() < on_disk.size());

@@ -5,6 +5,7 @@ import { h, replace, formatTime } from '../dom.js';
 import { badge } from '../ui.js';
 import { createTranscript } from './transcript.js';
 import { createReviewPanel } from './review.js';
+import { sealBadge } from './seal-badge.js';
 import { reviewBadge, riskBadge, secondsParam } from '../recordings-common.js';
 
 /** Builds the video player into `content`; `cleanups` collects teardown functions. */
@@ -16,6 +17,8 @@ export function buildVideoPlayer(content, session, { sid, startMs = 0, cleanups 
     'aria-label': 'Recorded screen',
   });
   const live = !session.ended_at;
+  let gone = false;
+  cleanups.push(() => { gone = true; });
   const header = h('div', { class: 'player-meta' },
     h('div', { class: 'cell-stack' },
       h('strong', { class: 'player-title', id: 'player-title', text: `${session.account_user || '?'}@${session.target_name || '?'}` }),
@@ -23,7 +26,8 @@ export function buildVideoPlayer(content, session, { sid, startMs = 0, cleanups 
         ` · ${session.safe_name || ''} · started `, h('time', { datetime: session.started_at, text: formatTime(session.started_at) }),
         ' · RDP')),
     h('span', { class: 'badge-list' }, h('span', { id: 'player-live', hidden: !live }, badge('Live', 'ok')),
-      riskBadge(session.risk_score), h('span', { id: 'player-review-badge' }, reviewBadge(session.review_status))),
+      riskBadge(session.risk_score), h('span', { id: 'player-review-badge' }, reviewBadge(session.review_status)),
+      sealBadge(sid, () => gone)),
     h('a', { href: src, download: `vigil-session-${session.id}.mp4`, class: 'btn btn-small btn-ghost', text: 'Download' }));
   const note = h('p', { class: 'muted small', id: 'player-video-note',
     text: live ? 'The session is still running: the video holds what was recorded so far.' : '' });

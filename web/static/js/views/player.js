@@ -14,18 +14,12 @@ import { createTranscript } from '../player/transcript.js';
 import { createReviewPanel } from '../player/review.js';
 import { legalHoldControl } from '../legal-hold.js';
 import { buildVideoPlayer } from '../player/video.js';
+import { sealBadge } from '../player/seal-badge.js';
 import {
   reviewBadge, riskBadge, formatOffset, formatDurationMs, secondsParam, isForbidden,
 } from '../recordings-common.js';
 
 const SPEEDS = [0.5, 1, 2, 4, 8, 16];
-const SEAL_LABELS = {
-  intact: ['Verified', 'ok'],
-  modified: ['Modified', 'danger'],
-  truncated: ['Truncated', 'danger'],
-  unsealed: ['Unsealed', 'warn'],
-  no_recording: ['No recording', 'neutral'],
-};
 const INDEX_POLL_MS = 2000;
 
 let active = null; // teardown of the open player
@@ -162,16 +156,8 @@ export function render(root, { params, query }) {
       }
     };
 
-    // Tamper evidence (GET /sessions/{id}/verify): the recording against its signed manifest.
-    const sealBadge = h('span', { id: 'player-seal-badge' });
-    api.get(`/sessions/${sid}/verify`).then((v) => {
-      if (disposed) return;
-      const [label, kind] = SEAL_LABELS[v.status] || ['Not verified', 'neutral'];
-      const b = badge(v.encrypted ? `${label} · encrypted` : label, kind);
-      b.title = v.message || '';
-      b.dataset.status = v.status;
-      replace(sealBadge, b);
-    }).catch(() => { /* the badge stays empty: playback does not depend on it */ });
+    // Tamper evidence: the recording against its signed manifest.
+    const sealEl = sealBadge(sid, () => disposed);
 
     const header = h('div', { class: 'player-meta' },
       h('div', { class: 'cell-stack' },
@@ -183,7 +169,7 @@ export function render(root, { params, query }) {
         h('span', { id: 'player-review-badge' }, reviewBadge(session.review_status)),
         session.access_request_id ? h('a', { href: '#/access-requests', id: 'player-approval', class: 'badge badge-info',
           text: `Approved: request #${session.access_request_id}` }) : null,
-        session.purged_at ? badge('Deleted by retention', 'neutral') : null, sealBadge),
+        session.purged_at ? badge('Deleted by retention', 'neutral') : null, sealEl),
       legalHoldControl('session', session.id),
       h('a', { href: `/api/v1/sessions/${sid}/recording`, download: `vigil-session-${session.id}.cast`, class: 'btn btn-small btn-ghost', text: 'Download' }));
 
@@ -257,14 +243,28 @@ export function render(root, { params, query }) {
       setUrlTime(replay.t);
     }
 
+    // The marker the last jump went to: from there the next jump is to its neighbour (markers
+    // may be closer together than a seek lands); after any other seek, to the first one past
+    // (or before) the current time. Both wrap around.
+    let riskAt = -1;
     function jumpRisk(direction) {
       const markers = riskMarkers();
       if (!markers.length) return;
       const t = replay.t;
-      const target = direction > 0
-        ? markers.find((m) => m.offset_ms > t + 250) || markers[0]
-        : [...markers].reverse().find((m) => m.offset_ms < t - 250) || markers[markers.length - 1];
-      const i = markers.indexOf(target);
+      const last = markers[riskAt];
+      let i;
+      if (last && Math.abs(last.offset_ms - t) < 1000) {
+        i = (riskAt + direction + markers.length) % markers.length;
+      } else if (direction > 0) {
+        i = markers.findIndex((m) => m.offset_ms > t);
+        if (i < 0) i = 0;
+      } else {
+        i = markers.length - 1;
+        while (i >= 0 && markers[i].offset_ms >= t) i -= 1;
+        if (i < 0) i = markers.length - 1;
+      }
+      riskAt = i;
+      const target = markers[i];
       riskInfo.dataset.touched = '1';
       riskInfo.textContent = `Risk ${i + 1} of ${markers.length} at ${formatOffset(target.offset_ms)}: ${target.text || ''}`;
       seek(target.offset_ms);
