@@ -436,6 +436,7 @@ void Connection::sendScreen() {
     if (activated_) {
       peer_->update->DesktopResize(peer_->update->context);
       activated_ = false;  // the client re-activates; onActivate resets the encoder
+      target_.pointer.attach(nullptr);  // pointer updates wait for that activation too
     }
     pending_.clear();
     full_refresh_ = true;
