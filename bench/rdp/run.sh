@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # RDP proxy + recorder cost, with real programs (xfreerdp -> vigil -> freerdp-shadow-cli on Xvfb):
 #  - frame latency target -> client, xfreerdp straight to the target and through Vigil (same run);
-#  - a scripted session per codec (BENCH_CODECS, default "h264 av1") for BENCH_SECONDS (default
+#  - a scripted session per codec (BENCH_CODECS, default "h264 av1"; "av1+enc": on a safe that
+#    encrypts recordings at rest) for BENCH_SECONDS (default
 #    120): typing in an xterm while a second window opens and moves; vigil's CPU share of one core,
 #    its memory growth, the recording's KB per minute and the frame latency under load;
 #  - concurrent recorded sessions (BENCH_SESSIONS, default "1 2 4"), each client on its own display.

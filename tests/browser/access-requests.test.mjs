@@ -10,8 +10,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import {
-  VIGIL_BIN, VigilServer, BrowserSession, ensureVendor, loginThroughPortal, apiCall,
-} from './harness.mjs';
+  VIGIL_BIN, VigilServer, BrowserSession, ensureVendor, loginThroughPortal, apiCall, createStepper } from './harness.mjs';
 
 const STEP_TIMEOUT_MS = 120_000;
 const server = new VigilServer({ name: 'vigil-access-requests', extraConfig: ['ssh:', '  address: 127.0.0.1', '  port: 0'] });
@@ -19,21 +18,10 @@ const session = new BrowserSession('access-requests');
 const REQUESTER = `req-${randomBytes(3).toString('hex')}`;
 let requesterPassword = `Init-${randomBytes(6).toString('hex')}`;
 let page;
-let failed = false;
 let account;
 
-function step(name, fn) {
-  it(name, { timeout: STEP_TIMEOUT_MS }, async (t) => {
-    if (failed) { t.skip('an earlier step failed'); return; }
-    try {
-      await fn(t);
-    } catch (error) {
-      failed = true;
-      await session.screenshot(`FAILED-${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`);
-      throw error;
-    }
-  });
-}
+const steps = createStepper(STEP_TIMEOUT_MS, (name) => session.screenshot(name));
+const { step } = steps;
 
 async function logout() {
   await page.click('#logout');
@@ -48,7 +36,7 @@ describe('Portal: access requests (dual authorization)', { timeout: 15 * 60_000 
       await server.start();
       page = await session.launch();
     } catch (error) {
-      failed = true;
+      steps.fail();
       throw error;
     }
   });
@@ -58,7 +46,7 @@ describe('Portal: access requests (dual authorization)', { timeout: 15 * 60_000 
       await session.close();
     } finally {
       await server.stop();
-      if (failed) process.stderr.write(`${server.tail()}\n`);
+      if (steps.failed) process.stderr.write(`${server.tail()}\n`);
     }
   });
 

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import net from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { it } from 'node:test';
 import { chromium } from 'playwright-core';
 
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -218,4 +219,32 @@ export function canConnect(port) {
     s.on('connect', () => { s.destroy(); resolve(true); });
     s.on('error', () => resolve(false));
   });
+}
+
+/**
+ * The steps of one scenario, which build on each other: once a step fails the later ones are
+ * skipped (the first failure is the cause), and the failing step leaves a screenshot through
+ * `screenshot(name)` (errors of the screenshot itself are ignored). `failed` says whether one did;
+ * `fail()` marks the scenario failed from elsewhere (a failing before() hook).
+ */
+export function createStepper(timeoutMs, screenshot) {
+  const steps = {
+    failed: false,
+    fail() { steps.failed = true; },
+    step(name, fn) {
+      it(name, { timeout: timeoutMs }, async (t) => {
+        if (steps.failed) { t.skip('an earlier step failed'); return; }
+        try {
+          await fn(t);
+        } catch (error) {
+          steps.failed = true;
+          await Promise.resolve()
+            .then(() => screenshot(`FAILED-${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`))
+            .catch(() => {});
+          throw error;
+        }
+      });
+    },
+  };
+  return steps;
 }

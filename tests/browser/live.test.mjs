@@ -12,8 +12,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import {
-  VIGIL_BIN, VigilServer, BrowserSession, ensureVendor, loginThroughPortal, apiCall,
-} from './harness.mjs';
+  VIGIL_BIN, VigilServer, BrowserSession, ensureVendor, loginThroughPortal, apiCall, createStepper } from './harness.mjs';
 import { Sshd } from './sshd.mjs';
 
 const STEP_TIMEOUT_MS = 120_000;
@@ -21,25 +20,14 @@ const server = new VigilServer({ name: 'vigil-live', extraConfig: ['ssh:', '  ad
 const session = new BrowserSession('live');
 const sshd = new Sshd();
 let page;
-let failed = false;
 let account;
 let ssh; // { proc, out, exited }
 let ssh2; // the operator's session on the moderated safe
 let safeId;
 const marker = `/tmp/vigil-live-browser-${randomBytes(4).toString('hex')}`;
 
-function step(name, fn) {
-  it(name, { timeout: STEP_TIMEOUT_MS }, async (t) => {
-    if (failed) { t.skip('an earlier step failed'); return; }
-    try {
-      await fn(t);
-    } catch (error) {
-      failed = true;
-      await session.screenshot(`FAILED-${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`);
-      throw error;
-    }
-  });
-}
+const steps = createStepper(STEP_TIMEOUT_MS, (name) => session.screenshot(name));
+const { step } = steps;
 
 /**
  * Real `ssh -tt` on a pty of 100x30 (util-linux `script`, so the session has a real terminal
@@ -80,7 +68,7 @@ describe('Live sessions page end to end', { timeout: 15 * 60_000 }, () => {
       await server.start();
       page = await session.launch();
     } catch (error) {
-      failed = true;
+      steps.fail();
       throw error;
     }
   });
@@ -93,7 +81,7 @@ describe('Live sessions page end to end', { timeout: 15 * 60_000 }, () => {
     } finally {
       await server.stop();
       sshd.stop();
-      if (failed) process.stderr.write(`${server.tail()}\n`);
+      if (steps.failed) process.stderr.write(`${server.tail()}\n`);
     }
   });
 

@@ -16,6 +16,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { freshTotp } from './totp.mjs';
+import { createStepper } from './harness.mjs';
 
 const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const VIGIL_BIN = resolve(ROOT, process.env.VIGIL_BIN || 'build/server/vigil');
@@ -227,20 +228,9 @@ const CERT_FINGERPRINT = [...randomBytes(32)].map((b) => b.toString(16).padStart
 const HOST_KEY = `SHA256:${randomBytes(32).toString('base64').replace(/=+$/, '')}`;
 let totpSecret = null;
 let lastTotpStep = -1;
-let failed = false;
 
-function step(name, fn) {
-  it(name, { timeout: STEP_TIMEOUT_MS }, async (t) => {
-    if (failed) { t.skip('an earlier step failed'); return; }
-    try {
-      await fn(t);
-    } catch (error) {
-      failed = true;
-      if (page) await screenshot(`FAILED-${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`).catch(() => {});
-      throw error;
-    }
-  });
-}
+const steps = createStepper(STEP_TIMEOUT_MS, (name) => (page ? screenshot(name) : undefined));
+const { step } = steps;
 
 describe('Vigil portal', { timeout: 20 * 60_000 }, () => {
   // Start-up is a test of its own (not a `before` hook) so that a server that does not start
@@ -262,7 +252,7 @@ describe('Vigil portal', { timeout: 20 * 60_000 }, () => {
       });
       await newPage();
     } catch (error) {
-      failed = true;
+      steps.fail();
       throw error;
     }
   });
@@ -272,7 +262,7 @@ describe('Vigil portal', { timeout: 20 * 60_000 }, () => {
       if (browser) await browser.close();
     } finally {
       await stopServer();
-      if (failed) process.stderr.write(`${serverOutput()}\n`);
+      if (steps.failed) process.stderr.write(`${serverOutput()}\n`);
       // KEEP_TMP=1 keeps the server's data directory (logs, embedded PostgreSQL) for a look.
       if (server.tmp && !process.env.KEEP_TMP) rmSync(server.tmp, { recursive: true, force: true });
       else if (server.tmp) process.stderr.write(`kept ${server.tmp}\n`);

@@ -13,30 +13,18 @@ import { appendFileSync, chmodSync, existsSync, mkdtempSync, rmSync, writeFileSy
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import {
-  VIGIL_BIN, VigilServer, BrowserSession, ensureVendor, loginThroughPortal, apiCall,
-} from './harness.mjs';
+  VIGIL_BIN, VigilServer, BrowserSession, ensureVendor, loginThroughPortal, apiCall, createStepper } from './harness.mjs';
 
 const STEP_TIMEOUT_MS = 120_000;
 const PGBIN = '/usr/lib/postgresql/15/bin';
 const server = new VigilServer({ name: 'vigil-pg-portal', extraConfig: ['ssh:', '  port: 0', 'postgres_proxy:', '  enabled: true', '  port: 0'] });
 const session = new BrowserSession('postgres-portal');
 let page;
-let failed = false;
 let account;
 let target;
 
-function step(name, fn) {
-  it(name, { timeout: STEP_TIMEOUT_MS }, async (t) => {
-    if (failed) { t.skip('an earlier step failed'); return; }
-    try {
-      await fn(t);
-    } catch (error) {
-      failed = true;
-      await session.screenshot(`FAILED-${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`);
-      throw error;
-    }
-  });
-}
+const steps = createStepper(STEP_TIMEOUT_MS, (name) => session.screenshot(name));
+const { step } = steps;
 
 function freePort() {
   return new Promise((resolve) => {
@@ -81,7 +69,7 @@ describe('Portal: PostgreSQL connect and the statement player', { timeout: 10 * 
       page = await session.launch();
       await session.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(server.url).origin });
     } catch (error) {
-      failed = true;
+      steps.fail();
       throw error;
     }
   });
@@ -91,7 +79,7 @@ describe('Portal: PostgreSQL connect and the statement player', { timeout: 10 * 
       await session.close();
     } finally {
       await server.stop();
-      if (failed) process.stderr.write(`${server.tail()}\n`);
+      if (steps.failed) process.stderr.write(`${server.tail()}\n`);
       if (target) target.stop();
     }
   });

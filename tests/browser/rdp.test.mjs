@@ -7,8 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import {
-  VigilServer, BrowserSession, ensureVendor, loginThroughPortal, apiCall, freePort,
-} from './harness.mjs';
+  VigilServer, BrowserSession, ensureVendor, loginThroughPortal, apiCall, freePort, createStepper } from './harness.mjs';
 import { RdpWorld } from './rdp.mjs';
 
 const STEP_TIMEOUT_MS = 180_000;
@@ -26,20 +25,9 @@ let account;
 let token;
 let client;
 let sessionId;
-let failed = false;
 
-function step(name, fn) {
-  it(name, { timeout: STEP_TIMEOUT_MS }, async (t) => {
-    if (failed) { t.skip('an earlier step failed'); return; }
-    try {
-      await fn(t);
-    } catch (error) {
-      failed = true;
-      await session.screenshot(`FAILED-${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`);
-      throw error;
-    }
-  });
-}
+const steps = createStepper(STEP_TIMEOUT_MS, (name) => session.screenshot(name));
+const { step } = steps;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -63,7 +51,7 @@ describe('RDP through the portal: .rdp file, live view, video player', { timeout
       page = await session.launch();
       opPage = await operator.launch();
     } catch (error) {
-      failed = true;
+      steps.fail();
       throw error;
     }
   });
@@ -75,7 +63,7 @@ describe('RDP through the portal: .rdp file, live view, video player', { timeout
     } finally {
       if (server) await server.stop();
       rdp.stop();
-      if (failed && server) process.stderr.write(`${server.tail()}\n`);
+      if (steps.failed && server) process.stderr.write(`${server.tail()}\n`);
     }
   });
 

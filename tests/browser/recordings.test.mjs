@@ -14,8 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  VIGIL_BIN, VigilServer, BrowserSession, ensureVendor, loginThroughPortal, apiCall,
-} from './harness.mjs';
+  VIGIL_BIN, VigilServer, BrowserSession, ensureVendor, loginThroughPortal, apiCall, createStepper } from './harness.mjs';
 import { Sshd } from './sshd.mjs';
 
 const STEP_TIMEOUT_MS = 150_000;
@@ -37,22 +36,10 @@ let opPage;
 let account;
 let s1; // the long session (commands, a 31 s pause)
 let s2; // the session whose recording gets truncated
-let failed = false;
 let riskNote = '';
 
-function step(name, fn) {
-  it(name, { timeout: STEP_TIMEOUT_MS }, async (t) => {
-    if (failed) { t.skip('an earlier step failed'); return; }
-    try {
-      await fn(t);
-    } catch (error) {
-      failed = true;
-      await admin.screenshot(`FAILED-${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`);
-      await operator.screenshot(`FAILED-${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`);
-      throw error;
-    }
-  });
-}
+const steps = createStepper(STEP_TIMEOUT_MS, (name) => Promise.all([admin.screenshot(name), operator.screenshot(name)]));
+const { step } = steps;
 
 /** One SQL statement on the server's embedded PostgreSQL (as tests/support/api_env.hpp does). */
 function psql(sql) {
@@ -146,7 +133,7 @@ describe('Recordings, player and review on real SSH sessions', { timeout: 20 * 6
       page = await admin.launch();
       opPage = await operator.launch();
     } catch (error) {
-      failed = true;
+      steps.fail();
       throw error;
     }
   });
@@ -158,7 +145,7 @@ describe('Recordings, player and review on real SSH sessions', { timeout: 20 * 6
     } finally {
       await server.stop();
       sshd.stop();
-      if (failed) process.stderr.write(`${server.tail()}\n`);
+      if (steps.failed) process.stderr.write(`${server.tail()}\n`);
     }
   });
 

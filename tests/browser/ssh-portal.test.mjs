@@ -12,8 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  VIGIL_BIN, VigilServer, BrowserSession, ensureVendor, loginThroughPortal, apiCall,
-} from './harness.mjs';
+  VIGIL_BIN, VigilServer, BrowserSession, ensureVendor, loginThroughPortal, apiCall, createStepper } from './harness.mjs';
 
 const STEP_TIMEOUT_MS = 120_000;
 // The SSH listener on a free port: the Connect command names it.
@@ -21,21 +20,10 @@ const server = new VigilServer({ name: 'vigil-ssh-portal', extraConfig: ['ssh:',
 const session = new BrowserSession('ssh-portal');
 const keyDir = mkdtempSync(join(tmpdir(), 'vigil-ssh-portal-keys-'));
 let page;
-let failed = false;
 let account;
 
-function step(name, fn) {
-  it(name, { timeout: STEP_TIMEOUT_MS }, async (t) => {
-    if (failed) { t.skip('an earlier step failed'); return; }
-    try {
-      await fn(t);
-    } catch (error) {
-      failed = true;
-      await session.screenshot(`FAILED-${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`);
-      throw error;
-    }
-  });
-}
+const steps = createStepper(STEP_TIMEOUT_MS, (name) => session.screenshot(name));
+const { step } = steps;
 
 /** A fresh OpenSSH key pair made for this run: { publicLine, fingerprint }. */
 function makeKey(name) {
@@ -55,7 +43,7 @@ describe('Portal: SSH connect, browser terminal, SSH keys, sessions', { timeout:
       page = await session.launch();
       await session.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(server.url).origin });
     } catch (error) {
-      failed = true;
+      steps.fail();
       throw error;
     }
   });
@@ -65,7 +53,7 @@ describe('Portal: SSH connect, browser terminal, SSH keys, sessions', { timeout:
       await session.close();
     } finally {
       await server.stop();
-      if (failed) process.stderr.write(`${server.tail()}\n`);
+      if (steps.failed) process.stderr.write(`${server.tail()}\n`);
       rmSync(keyDir, { recursive: true, force: true });
     }
   });

@@ -10,28 +10,16 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import {
-  VIGIL_BIN, VigilServer, BrowserSession, ensureVendor, loginThroughPortal, apiCall,
-} from './harness.mjs';
+  VIGIL_BIN, VigilServer, BrowserSession, ensureVendor, loginThroughPortal, apiCall, createStepper } from './harness.mjs';
 
 const STEP_TIMEOUT_MS = 120_000;
 const server = new VigilServer({ name: 'vigil-tds-portal', extraConfig: ['tds_proxy:', '  enabled: true', '  port: 0'] });
 const session = new BrowserSession('tds-portal');
 let page;
-let failed = false;
 let account;
 
-function step(name, fn) {
-  it(name, { timeout: STEP_TIMEOUT_MS }, async (t) => {
-    if (failed) { t.skip('an earlier step failed'); return; }
-    try {
-      await fn(t);
-    } catch (error) {
-      failed = true;
-      await session.screenshot(`FAILED-${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`);
-      throw error;
-    }
-  });
-}
+const steps = createStepper(STEP_TIMEOUT_MS, (name) => session.screenshot(name));
+const { step } = steps;
 
 describe('Portal: SQL Server connect', { timeout: 10 * 60_000 }, () => {
   it('vigil serve starts and Chromium launches', { timeout: 240_000 }, async () => {
@@ -41,7 +29,7 @@ describe('Portal: SQL Server connect', { timeout: 10 * 60_000 }, () => {
       await server.start();
       page = await session.launch();
     } catch (error) {
-      failed = true;
+      steps.fail();
       throw error;
     }
   });
@@ -51,7 +39,7 @@ describe('Portal: SQL Server connect', { timeout: 10 * 60_000 }, () => {
       await session.close();
     } finally {
       await server.stop();
-      if (failed) process.stderr.write(`${server.tail()}\n`);
+      if (steps.failed) process.stderr.write(`${server.tail()}\n`);
     }
   });
 

@@ -12,8 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import {
-  VIGIL_BIN, VigilServer, BrowserSession, ensureVendor, loginThroughPortal, apiCall,
-} from './harness.mjs';
+  VIGIL_BIN, VigilServer, BrowserSession, ensureVendor, loginThroughPortal, apiCall, createStepper } from './harness.mjs';
 import { Sshd } from './sshd.mjs';
 
 const STEP_TIMEOUT_MS = 120_000;
@@ -27,20 +26,9 @@ const MARKER = `hi-${randomBytes(4).toString('hex')}`;
 let page;
 let account;
 let sessionId;
-let failed = false;
 
-function step(name, fn) {
-  it(name, { timeout: STEP_TIMEOUT_MS }, async (t) => {
-    if (failed) { t.skip('an earlier step failed'); return; }
-    try {
-      await fn(t);
-    } catch (error) {
-      failed = true;
-      await session.screenshot(`FAILED-${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`);
-      throw error;
-    }
-  });
-}
+const steps = createStepper(STEP_TIMEOUT_MS, (name) => session.screenshot(name));
+const { step } = steps;
 
 /** The terminal's visible text, one string per row. */
 const screenRows = () => page.locator('#terminal .xterm-rows > div').allTextContents();
@@ -70,7 +58,7 @@ describe('Browser terminal end to end', { timeout: 15 * 60_000 }, () => {
       await server.start();
       page = await session.launch();
     } catch (error) {
-      failed = true;
+      steps.fail();
       throw error;
     }
   });
@@ -81,7 +69,7 @@ describe('Browser terminal end to end', { timeout: 15 * 60_000 }, () => {
     } finally {
       await server.stop();
       sshd.stop();
-      if (failed) process.stderr.write(`${server.tail()}\n`);
+      if (steps.failed) process.stderr.write(`${server.tail()}\n`);
     }
   });
 
