@@ -25,6 +25,9 @@ namespace {
 constexpr std::int64_t kMaxWindowMs = 600'000;
 constexpr std::int64_t kIdleGapMs = 3'000;
 constexpr int kHitsPerSession = 5;
+// The most one range response carries: a <video> asks for "bytes=0-" and reads on with further
+// ranges, so a long (or encrypted, decrypted in memory) recording is never read whole per request.
+constexpr std::uint64_t kMaxRangeBytes = 8u << 20;
 
 const char* const kFilterNames[] = {"from",     "to",           "user",         "user_id",    "account_id",
                                     "target_id", "safe_id",     "protocol",     "min_risk",   "max_risk",
@@ -331,7 +334,8 @@ HttpResponse recordingFileRoute(RequestContext& c) {
     e.headers.emplace_back("Accept-Ranges", "bytes");
     return e;
   }
-  const auto [first, last] = *span;
+  const auto first = span->first;
+  const auto last = std::min(span->second, first + kMaxRangeBytes - 1);
   if (first == 0)
     c.audit("recording_download", "session", s.id, "ok", {{"bytes", size}, {"format", format}, {"encrypted", enc != nullptr}});
   std::string body = recordingBytes(file, enc.get(), first, last);

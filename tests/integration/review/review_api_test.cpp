@@ -169,6 +169,19 @@ TEST_CASE("the recording file is served with ranges only to those who may play i
   auto past = auditor.http->request("GET", url, "", "", {{"Range", "bytes=" + std::to_string(disk.size() + 10) + "-"}});
   CHECK(past.status == 416);
   CHECK(past.headers["content-range"] == "bytes */" + std::to_string(disk.size()));
+  {
+    // A range response carries at most 8 MiB; the client asks on from where it ended.
+    const std::string big = disk + std::string(9u << 20, 'x');
+    std::ofstream(r.file, std::ios::binary | std::ios::trunc) << big;
+    auto first = auditor.http->request("GET", url, "", "", {{"Range", "bytes=0-"}});
+    CHECK(first.status == 206);
+    CHECK(first.body.size() == (8u << 20));
+    CHECK(first.headers["content-range"] == "bytes 0-" + std::to_string((8u << 20) - 1) + "/" + std::to_string(big.size()));
+    auto rest = auditor.http->request("GET", url, "", "", {{"Range", "bytes=" + std::to_string(8u << 20) + "-"}});
+    CHECK(rest.status == 206);
+    CHECK(first.body + rest.body == big);
+    std::ofstream(r.file, std::ios::binary | std::ios::trunc) << disk;  // as it was
+  }
 
   // Who may not: a user without a membership, the session's own user (even with view_recordings).
   e.store().setMember(r.f.safe.id, r.owner.u.id, {"connect", "view_recordings"});
