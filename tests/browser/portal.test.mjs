@@ -438,6 +438,8 @@ describe('Vigil portal', { timeout: 20 * 60_000 }, () => {
     const form = page.locator('#safe-edit-form');
     await form.waitFor();
     await form.getByLabel('Dual authorization').check();
+    assert.equal(await form.getByLabel('Encrypt recordings at rest').isChecked(), false);
+    await form.getByLabel('Encrypt recordings at rest').check();
     await form.getByLabel('Retention (days)').fill('365');
     await form.getByLabel('RDP', { exact: true }).uncheck();
     await form.getByLabel('Codec').selectOption('h264');
@@ -453,7 +455,11 @@ describe('Vigil portal', { timeout: 20 * 60_000 }, () => {
     assert.equal(await page.locator('#safe-edit-form').getByLabel('Codec').inputValue(), 'h264');
     assert.equal(await page.locator('#safe-edit-form').getByLabel('Frames per second (at most)').inputValue(), '3');
     assert.equal(await page.locator('#safe-edit-form').getByLabel('Quality').inputValue(), 'high');
+    assert.equal(await page.locator('#safe-edit-form').getByLabel('Encrypt recordings at rest').isChecked(), true);
     await screenshot('safe-policy-edited');
+    await nav('Safes').click();
+    const row = await waitForRowWith('#safes-list', SAFE);
+    assert.match(await row.textContent(), /Encrypted at rest/);
   });
 
   step('changing and removing a safe member', async () => {
