@@ -288,9 +288,9 @@ bool Pump::pumpOutput() {
 }
 
 void Pump::finishTarget() {
-  // An exit status that arrived before the callbacks: libssh kept it (the channel is closed, so
-  // this does not wait).
-  if (exit_status_ < 0 && exit_signal_.empty() && ssh_channel_is_closed(tch_) != 0) {
+  // An exit status that arrived before the callbacks: libssh kept it. Asked only when the target
+  // closed the channel on a live connection, so this does not wait for packets.
+  if (exit_status_ < 0 && exit_signal_.empty() && ssh_is_connected(target_) && ssh_channel_is_closed(tch_) != 0) {
     const int status = ssh_channel_get_exit_status(tch_);
     if (status >= 0) exit_status_ = status;
   }
