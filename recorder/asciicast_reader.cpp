@@ -40,17 +40,18 @@ std::error_code readAsciicast(const std::string& path,
                               const std::function<void(const nlohmann::json&)>& on_header,
                               const std::function<void(AsciicastEvent&&)>& on_event,
                               bool* truncated) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return {errno, std::generic_category()};
-  std::unique_ptr<EncryptedFileReader> enc;  // the compressed stream, record by record
+  // An encrypted file is read through its reader (the compressed stream, record by record), a
+  // plain one from its own descriptor.
+  std::unique_ptr<EncryptedFileReader> enc;
   std::size_t next_record = 0;
+  int fd = -1;
   if (isEncryptedRecording(path)) {
     std::error_code open_ec;
     enc = EncryptedFileReader::open(path, open_ec);
-    if (!enc) {
-      ::close(fd);
-      return open_ec;
-    }
+    if (!enc) return open_ec;
+  } else {
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return {errno, std::generic_category()};
   }
   std::string plain;
   std::unique_ptr<ZSTD_DStream, decltype(&ZSTD_freeDStream)> ds(ZSTD_createDStream(),
@@ -115,7 +116,7 @@ std::error_code readAsciicast(const std::string& path,
     }
     if (!takeLines()) ec = std::make_error_code(std::errc::illegal_byte_sequence);
   }
-  ::close(fd);
+  if (fd >= 0) ::close(fd);
   if (!ec && !have_header) ec = std::make_error_code(std::errc::illegal_byte_sequence);
   if (truncated) *truncated = mid_frame || !text.empty() || (enc && enc->truncated());
   return ec;

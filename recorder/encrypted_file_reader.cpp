@@ -1,12 +1,13 @@
 #include "recorder/encrypted_file_reader.hpp"
 
 #include <fcntl.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+
+#include "recorder/wipe.hpp"
 
 namespace vigil::recorder {
 namespace {
@@ -87,26 +88,37 @@ std::unique_ptr<EncryptedFileReader> EncryptedFileReader::open(const std::string
 
 EncryptedFileReader::~EncryptedFileReader() {
   if (fd_ >= 0) ::close(fd_);
-  if (cache_.capacity()) explicit_bzero(cache_.data(), cache_.capacity());
+  wipe(cache_);
+}
+
+const std::string* EncryptedFileReader::decrypted(std::size_t i, std::error_code& ec) const {
+  if (i >= records_.size()) {
+    ec = std::make_error_code(std::errc::invalid_argument);
+    return nullptr;
+  }
+  if (i == cached_) return &cache_;
+  const Record& rec = records_[i];
+  std::string sealed(rec.length, '\0');
+  if (!preadFull(fd_, sealed.data(), sealed.size(), rec.file_offset + 4)) {
+    ec = errno ? std::error_code(errno, std::generic_category()) : std::make_error_code(std::errc::io_error);
+    return nullptr;
+  }
+  auto plain = openRecord(key_, wrapped_.session_id, i, sealed);
+  if (!plain) {
+    ec = std::make_error_code(std::errc::illegal_byte_sequence);
+    return nullptr;
+  }
+  wipe(cache_);
+  cache_ = std::move(*plain);
+  cached_ = i;
+  return &cache_;
 }
 
 std::error_code EncryptedFileReader::record(std::size_t i, std::string& out) const {
-  if (i >= records_.size()) return std::make_error_code(std::errc::invalid_argument);
-  if (i == cached_) {
-    out = cache_;
-    return {};
-  }
-  const Record& rec = records_[i];
-  std::string sealed(rec.length, '\0');
-  if (!preadFull(fd_, sealed.data(), sealed.size(), rec.file_offset + 4))
-    return errno ? std::error_code(errno, std::generic_category()) : std::make_error_code(std::errc::io_error);
-  auto plain = openRecord(key_, wrapped_.session_id, i, sealed);
-  if (!plain) return std::make_error_code(std::errc::illegal_byte_sequence);
-  if (cache_.capacity()) explicit_bzero(cache_.data(), cache_.capacity());
-  cache_ = *plain;
-  cached_ = i;
-  out = std::move(*plain);
-  return {};
+  std::error_code ec;
+  const std::string* plain = decrypted(i, ec);
+  if (plain) out = *plain;
+  return ec;
 }
 
 std::error_code EncryptedFileReader::read(std::uint64_t offset, std::size_t length, std::string& out) const {
@@ -115,12 +127,13 @@ std::error_code EncryptedFileReader::read(std::uint64_t offset, std::size_t leng
   auto it = std::upper_bound(records_.begin(), records_.end(), offset,
                              [](std::uint64_t off, const Record& r) { return off < r.plain_offset; });
   std::size_t i = static_cast<std::size_t>(it - records_.begin()) - 1;
-  std::string plain;
   while (length > 0 && i < records_.size()) {
-    if (auto ec = record(i, plain)) return ec;
+    std::error_code ec;
+    const std::string* plain = decrypted(i, ec);
+    if (!plain) return ec;
     const std::uint64_t skip = offset - records_[i].plain_offset;
-    const std::size_t take = std::min<std::uint64_t>(length, plain.size() - skip);
-    out.append(plain, static_cast<std::size_t>(skip), take);
+    const std::size_t take = std::min<std::uint64_t>(length, plain->size() - skip);
+    out.append(*plain, static_cast<std::size_t>(skip), take);
     offset += take;
     length -= take;
     ++i;

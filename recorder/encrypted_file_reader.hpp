@@ -41,6 +41,8 @@ class EncryptedFileReader {
     std::uint64_t plain_offset;  // of its first plaintext byte
   };
   EncryptedFileReader() = default;
+  /// Record `i` decrypted into the one-record cache; null with `ec` set on failure.
+  const std::string* decrypted(std::size_t i, std::error_code& ec) const;
 
   int fd_ = -1;
   WrappedDataKey wrapped_;

@@ -1,6 +1,6 @@
 #include "recorder/keystroke_masker.hpp"
 
-#include <string.h>
+#include "recorder/wipe.hpp"
 
 namespace vigil::recorder {
 namespace {
@@ -10,11 +10,6 @@ constexpr std::size_t kMaxHeld = 64;            // waiting entries; beyond, the 
 constexpr std::size_t kMaxEchoOutput = 64 * 1024;  // output after Enter without the echo: masked
 
 bool printable(unsigned char b) { return b >= 0x20 && b != 0x7f; }
-
-void wipe(std::string& s) {
-  if (s.capacity()) explicit_bzero(s.data(), s.capacity());
-  s.clear();
-}
 
 /// A masked line is always "********" (its length would hint at the secret's), followed by the
 /// line's Enter / Ctrl-C / Ctrl-D so the recording still shows how it ended.

@@ -1,22 +1,14 @@
 #include "recorder/typed_line.hpp"
 
-#include <string.h>
+#include "recorder/wipe.hpp"
 
 namespace vigil::recorder {
 
 namespace {
 
-void wipe(std::string& s) {
-  if (s.capacity()) explicit_bzero(s.data(), s.capacity());
-  s.clear();
-}
-
 bool continuation(char ch) { return (static_cast<unsigned char>(ch) & 0xC0) == 0x80; }
 
 }  // namespace
-
-TypedLine::TypedLine(const TypedLine& other)
-    : text_(other.text_), cursor_(other.cursor_), known_(other.known_), esc_(other.esc_), params_(other.params_) {}
 
 TypedLine& TypedLine::operator=(const TypedLine& other) {
   if (this != &other) {

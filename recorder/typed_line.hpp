@@ -24,7 +24,7 @@ class TypedLine {
   static constexpr std::size_t kMaxLength = 4096;
 
   TypedLine() = default;
-  TypedLine(const TypedLine& other);
+  TypedLine(const TypedLine& other) = default;
   TypedLine& operator=(const TypedLine& other);
   ~TypedLine();
 
