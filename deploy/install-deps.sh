@@ -26,6 +26,7 @@ test_pkgs=(
   rsyslog rsyslog-gnutls zstd
   freetds-bin
   freerdp2-x11 freerdp2-shadow-x11 winpr-utils xvfb xauth xdotool xterm x11-utils ffmpeg
+  xrdp tigervnc-standalone-server tigervnc-tools xclip
 )
 
 pkgs=("${runtime_pkgs[@]}" "${build_pkgs[@]}")
@@ -52,6 +53,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${missing[@]}"
 
-# Debian starts a system-wide slapd and PostgreSQL on install; Vigil and its tests run their own.
+# Debian starts a system-wide slapd, PostgreSQL and xrdp on install (where services may start);
+# Vigil and its tests run their own (xrdp in the foreground with a config of its own).
 # Leave the system services as the administrator configured them.
 echo "install-deps: done"

@@ -40,6 +40,9 @@ struct ChannelPolicy {
   bool allow_agent_forwarding = false;
   bool allow_x11_forwarding = false;
   bool trust_on_first_use = false;    // an unpinned target may be pinned on first connect
+  /// Graphical sessions' clipboard (text only): "deny", "allow_log" (relayed, text in the timeline)
+  /// or "allow" (relayed, the timeline row without the text).
+  std::string clipboard = "deny";
 };
 
 /// The target the session goes to, as the proxy must dial it.
@@ -124,6 +127,16 @@ struct SqlStatement {
   bool blocked = false;          // the session core refused it (screenSql); the target never saw it
 };
 
+/// Text that crossed a graphical session's clipboard (the safe allowed it; text formats only).
+struct ClipboardTransfer {
+  bool to_target = true;    // the person's clipboard pasted on the target; false: target -> person
+  std::string text;         // UTF-8, at most kClipboardLogBytes of it; empty when the safe does not log text
+  std::uint64_t chars = 0;  // characters in the whole transfer
+  bool truncated = false;   // `text` is the start of a longer transfer
+  bool logged = false;      // the safe logs clipboard text ("allow_log")
+  static constexpr std::size_t kClipboardLogBytes = 16 * 1024;
+};
+
 /// What a database proxy does with a statement before forwarding it (the risk engine's blocking).
 struct SqlDecision {
   bool forward = true;
@@ -188,6 +201,9 @@ class Session {
   /// Graphical sessions: the title of the window in front changed (RemoteApp orders, later OCR).
   /// A `window_title` timeline row. Default: ignored.
   virtual void windowTitle(std::string_view title) { (void)title; }
+  /// Graphical sessions: text crossed the clipboard. A `clipboard` timeline row (searchable when
+  /// the text is logged; text pasted to the target also meets the keystroke risk rules).
+  virtual void clipboard(const ClipboardTransfer& transfer) { (void)transfer; }
   virtual void fileOperation(const FileOperation& op) = 0;
   /// Anything else worth a timeline entry: "port_forward_refused", "exit_status", "signal", ...
   virtual void note(std::string_view kind, std::string_view text) = 0;

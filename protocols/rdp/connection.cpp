@@ -3,6 +3,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <freerdp/channels/channels.h>
+#include <freerdp/channels/cliprdr.h>
+#include <freerdp/channels/wtsvc.h>
 #include <freerdp/codec/planar.h>
 #include <freerdp/codec/rfx.h>
 #include <freerdp/freerdp.h>
@@ -13,6 +16,7 @@
 #include <winpr/stream.h>
 #include <winpr/synch.h>
 #include <winpr/wlog.h>
+#include <winpr/wtsapi.h>
 
 #include <chrono>
 #include <algorithm>
@@ -22,6 +26,7 @@
 #include <openssl/crypto.h>
 
 #include "protocols/net/identity_login.hpp"
+#include "protocols/rdp/clipboard_relay.hpp"
 #include "protocols/rdp/keyboard_text.hpp"
 #include "protocols/rdp/rdp_log.hpp"
 #include "protocols/rdp/screen_banner.hpp"
@@ -47,6 +52,8 @@ class Connection : public proto::SessionControl {
   Connection(freerdp_peer* peer, std::string addr, proto::Gatekeeper& gk, const ConnectionOptions& o)
       : peer_(peer), addr_(std::move(addr)), gk_(gk), o_(o) {}
   ~Connection() override {
+    if (clipboard_) clipboard_->stop();
+    if (vcm_) WTSCloseServer(vcm_);
     if (rfx_) rfx_context_free(rfx_);
     if (planar_) freerdp_bitmap_planar_context_free(planar_);
     if (stream_) Stream_Free(stream_, TRUE);
@@ -86,6 +93,8 @@ class Connection : public proto::SessionControl {
   bool sendPlanar(const DirtyRect& r, const std::uint8_t* fb);
   void recordFrame(bool force);
   void flushKeys(bool finish);
+  void flushClipboard();
+  bool startClipboard();
   proto::Grant identityLogin(const proto::IdentityLogin& id, const crypto::SecureString& typed,
                              const proto::ClientInfo& client);
   /// How long the loop may sleep: until the next screen update may go out when one is waiting
@@ -109,6 +118,10 @@ class Connection : public proto::SessionControl {
   const Clock::time_point start_ = Clock::now();
   std::unique_ptr<proto::Session> session_;
   proto::Grant grant_;
+  // The clipboard, where the safe lets text cross: declared before target_ so that it outlives the
+  // target connection, whose channel thread reports to it until the connection is freed.
+  HANDLE vcm_ = nullptr;  // the peer's virtual channel manager (only with the clipboard)
+  std::unique_ptr<ClipboardRelay> clipboard_;
   TargetClient target_;
   bool target_up_ = false;
   bool activated_ = false;
@@ -138,16 +151,18 @@ class Connection : public proto::SessionControl {
 };
 
 // The static virtual channels the person's client joined, named for the timeline. Vigil opens
-// none of them to the target and never answers on them, so clipboard, drive, printer, smart-card
-// and sound redirection stay off. (FreeRDP keeps the client's channel list inside the peer; a
-// channel it joined is one VirtualChannelOpen finds.)
-std::string requestedChannels(freerdp_peer* peer) {
+// none of them to the target and never answers on them, so drive, printer, smart-card and sound
+// redirection stay off, and the clipboard too unless the safe allows it (`clipboard_relayed`).
+// (FreeRDP keeps the client's channel list inside the peer; a channel it joined is one
+// VirtualChannelOpen finds.)
+std::string requestedChannels(freerdp_peer* peer, bool clipboard_relayed) {
   static const std::pair<const char*, const char*> kNames[] = {
       {"cliprdr", "clipboard"}, {"rdpdr", "drives, printers and smart cards"}, {"rdpsnd", "sound"},
       {"rail", "RemoteApp"},   {"encomsp", "multiparty"},                     {"remdesk", "remote assistance"}};
   std::string out;
   if (!peer->VirtualChannelOpen) return out;
   for (const auto& [id, what] : kNames) {
+    if (clipboard_relayed && std::strcmp(id, "cliprdr") == 0) continue;
     HANDLE h = peer->VirtualChannelOpen(peer, id, 0);
     if (!h) continue;
     if (peer->VirtualChannelClose) peer->VirtualChannelClose(peer, h);
@@ -254,6 +269,7 @@ BOOL Connection::onPostConnect() {
   int h = static_cast<int>(freerdp_settings_get_uint32(s, FreeRDP_DesktopHeight));
   if (w < 200 || w > 8192) w = 1280;
   if (h < 200 || h > 8192) h = 800;
+  const bool clipboard = startClipboard();
   proto::Credential cred = session_->takeCredential();
   TargetFailure f;
   const bool ok = target_.connect(grant_, cred, w, h, o_.connect_timeout_seconds, gk_, *session_, f);
@@ -269,7 +285,12 @@ BOOL Connection::onPostConnect() {
   freerdp_settings_set_uint32(s, FreeRDP_DesktopHeight, static_cast<UINT32>(target_.height()));
   freerdp_settings_set_uint32(s, FreeRDP_ColorDepth, 32);
   session_->setControl(this);
-  if (const std::string asked = requestedChannels(peer_); !asked.empty())
+  if (clipboard && !clipboard_->startClientSide(vcm_)) {
+    session_->note("clipboard", "the clipboard channel towards the client did not start: nothing crosses");
+    target_.clipboard = nullptr;
+    clipboard_->stop();
+  }
+  if (const std::string asked = requestedChannels(peer_, clipboard); !asked.empty())
     session_->note("channels_refused", "redirections the client asked for, not relayed: " + asked);
   if (!keys_.layoutKnown())
     session_->note("keyboard_layout", "client keyboard layout " + std::to_string(keys_.layout()) +
@@ -277,6 +298,24 @@ BOOL Connection::onPostConnect() {
   rdpLog()->info("session={} RDP client {} as {} -> {}@{}", sid, addr_, grant_.username, grant_.account_user,
                  grant_.target.name);
   return TRUE;
+}
+
+// The safe lets text cross the clipboard and the client joined the clipboard channel: the relay
+// is made before the target connection, which opens the target's clipboard channel for it.
+bool Connection::startClipboard() {
+  if (grant_.policy.clipboard != "allow_log" && grant_.policy.clipboard != "allow") return false;
+  vcm_ = WTSOpenServerA(reinterpret_cast<LPSTR>(peer_->context));
+  if (!vcm_) {
+    rdpLog()->warn("session={} no virtual channel manager: the clipboard stays off", session_->id());
+    return false;
+  }
+  if (!WTSVirtualChannelManagerIsChannelJoined(vcm_, CLIPRDR_SVC_CHANNEL_NAME)) {
+    session_->note("clipboard", "the safe allows the clipboard; the client did not offer it");
+    return false;
+  }
+  clipboard_ = std::make_unique<ClipboardRelay>(grant_.policy.clipboard == "allow_log");
+  target_.clipboard = clipboard_.get();
+  return true;
 }
 
 BOOL Connection::onActivate() {
@@ -482,11 +521,13 @@ void Connection::applyControlState() {
     banner_text_ = "Session suspended by the security team" + (message.empty() ? "" : ": " + message) +
                    "  \u2014  your keyboard and mouse do not reach the server";
     banner_.render(banner_text_, target_.width());
+    if (clipboard_) clipboard_->setPaused(true);
     session_->note("suspended", message);
   } else {
     banner_.clear();
     composed_.clear();
     composed_.shrink_to_fit();
+    if (clipboard_) clipboard_->setPaused(false);
     session_->note("resumed", "");
   }
   pending_.add(0, 0, target_.width(), ScreenBanner::kHeight);
@@ -512,9 +553,19 @@ void Connection::flushKeys(bool finish) {
   }
 }
 
+void Connection::flushClipboard() {
+  if (!clipboard_ || !session_) return;
+  for (auto& t : clipboard_->take()) {
+    session_->clipboard(t);
+    OPENSSL_cleanse(t.text.data(), t.text.size());
+  }
+}
+
 void Connection::end(const std::string& reason, const std::string& detail) {
   if (ended_ || !session_) return;
   ended_ = true;
+  if (clipboard_) clipboard_->stop();
+  flushClipboard();
   flushKeys(true);
   recordFrame(true);
   session_->setControl(nullptr);
@@ -567,10 +618,15 @@ void Connection::run() {
     HANDLE handles[64];
     DWORD n = peer_->GetEventHandles(peer_, handles, 32);
     if (n == 0) break;
+    if (vcm_) handles[n++] = WTSVirtualChannelManagerGetEventHandle(vcm_);
     if (target_up_) n += target_.eventHandles(reinterpret_cast<void**>(handles + n), 64 - n);
     WaitForMultipleObjects(n, handles, FALSE, waitMs());
     if (!peer_->CheckFileDescriptor(peer_)) {
       detail = "the RDP client disconnected";
+      break;
+    }
+    if (vcm_ && !WTSVirtualChannelManagerCheckFileDescriptor(vcm_)) {
+      detail = "the RDP client's virtual channels failed";
       break;
     }
     if (target_up_ && !target_.check()) {
@@ -603,6 +659,7 @@ void Connection::run() {
       applyControlState();
       sendScreen();
       flushKeys(false);
+      flushClipboard();
     }
   }
   end(reason, detail);
@@ -617,6 +674,8 @@ void initFreeRdpOnce() {
     signal(SIGPIPE, SIG_IGN);
     // FreeRDP logs through WLog; keep it to warnings unless the operator asked for more.
     if (!getenv("WLOG_LEVEL")) WLog_SetLogLevel(WLog_GetRoot(), WLOG_WARN);
+    // The peer's virtual channel manager (the clipboard towards the client) through WinPR's WTS API.
+    WTSRegisterWtsApiFunctionTable(FreeRDP_InitWtsApi());
   });
 }
 

@@ -1,5 +1,10 @@
 #include "protocols/rdp/target_client.hpp"
 
+#include <freerdp/addin.h>
+#include <freerdp/client/channels.h>
+#include <freerdp/client/cliprdr.h>
+#include <freerdp/client/cmdline.h>
+#include <freerdp/event.h>
 #include <freerdp/freerdp.h>
 #include <freerdp/gdi/gdi.h>
 #include <freerdp/input.h>
@@ -8,9 +13,11 @@
 #include <openssl/crypto.h>
 
 #include <algorithm>
+#include <mutex>
 #include <cstring>
 
 #include "protocols/net/target_pin.hpp"
+#include "protocols/rdp/clipboard_relay.hpp"
 #include "protocols/rdp/rdp_log.hpp"
 #include "server/crypto/secure_bytes.hpp"
 
@@ -127,7 +134,29 @@ BOOL pointerCached(rdpContext* c, const POINTER_CACHED_UPDATE* u) {
   return TRUE;
 }
 
-BOOL preConnect(freerdp* /*instance*/) { return TRUE; }
+// The target's clipboard channel (FreeRDP's cliprdr addin) came up or went away.
+void channelConnected(void* context, ChannelConnectedEventArgs* e) {
+  TargetClient* t = selfOf(static_cast<rdpContext*>(context));
+  if (t->clipboard && e && e->name && std::strcmp(e->name, CLIPRDR_SVC_CHANNEL_NAME) == 0)
+    t->clipboard->attachTarget(static_cast<CliprdrClientContext*>(e->pInterface));
+}
+void channelDisconnected(void* context, ChannelDisconnectedEventArgs* e) {
+  TargetClient* t = selfOf(static_cast<rdpContext*>(context));
+  if (t->clipboard && e && e->name && std::strcmp(e->name, CLIPRDR_SVC_CHANNEL_NAME) == 0)
+    t->clipboard->detachTarget(static_cast<CliprdrClientContext*>(e->pInterface));
+}
+
+BOOL preConnect(freerdp* instance) {
+  TargetClient* t = selfOf(instance->context);
+  if (!t->clipboard) return TRUE;
+  // The clipboard is the one static channel Vigil opens to the target (FreeRDP's built-in addins,
+  // as its own clients load them); everything else stays off in the settings.
+  static std::once_flag addins;
+  std::call_once(addins, [] { freerdp_register_addin_provider(freerdp_channels_load_static_addin_entry, 0); });
+  PubSub_SubscribeChannelConnected(instance->context->pubSub, channelConnected);
+  PubSub_SubscribeChannelDisconnected(instance->context->pubSub, channelDisconnected);
+  return freerdp_client_load_addins(instance->context->channels, instance->settings);
+}
 
 BOOL postConnect(freerdp* instance) {
   if (!gdi_init(instance, PIXEL_FORMAT_BGRX32)) return FALSE;
@@ -239,7 +268,12 @@ bool TargetClient::connect(const proto::Grant& grant, proto::Credential& cred, i
   freerdp_settings_set_uint32(s, FreeRDP_DesktopHeight, static_cast<UINT32>(height));
   freerdp_settings_set_uint32(s, FreeRDP_TcpConnectTimeout, static_cast<UINT32>(timeout_seconds * 1000));
   freerdp_settings_set_bool(s, FreeRDP_DeviceRedirection, FALSE);
-  freerdp_settings_set_bool(s, FreeRDP_RedirectClipboard, FALSE);
+  freerdp_settings_set_bool(s, FreeRDP_RedirectClipboard, clipboard != nullptr);
+  for (const size_t off : {FreeRDP_SupportDynamicChannels, FreeRDP_SupportDisplayControl, FreeRDP_SupportEchoChannel,
+                           FreeRDP_SupportGeometryTracking, FreeRDP_SupportVideoOptimized, FreeRDP_EncomspVirtualChannel,
+                           FreeRDP_RemdeskVirtualChannel, FreeRDP_MultiTouchInput, FreeRDP_AudioCapture,
+                           FreeRDP_RemoteApplicationMode, FreeRDP_SupportSSHAgentChannel})
+    freerdp_settings_set_bool(s, off, FALSE);
   freerdp_settings_set_bool(s, FreeRDP_AudioPlayback, FALSE);
   // Lossless pictures from the target (planar / interleaved bitmaps): the recording encodes the
   // real screen, not a lossy codec's noise that changes every frame (RemoteFX made the video

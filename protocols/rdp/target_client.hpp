@@ -14,6 +14,8 @@ struct rdp_context;
 
 namespace vigil::rdp {
 
+class ClipboardRelay;
+
 struct DirtyRect {
   int x1 = 0, y1 = 0, x2 = 0, y2 = 0;  // x2/y2 exclusive
   bool empty() const { return x2 <= x1 || y2 <= y1; }
@@ -67,6 +69,9 @@ class TargetClient {
   DirtyRect dirty;
   bool resized = false;
   PointerRelay pointer;  // the target's pointer, for the person's client
+  /// Set before connect() when the safe lets the clipboard cross: the target connection then
+  /// opens the clipboard channel and hands it to the relay. Not owned; outlives this client.
+  ClipboardRelay* clipboard = nullptr;
 
  private:
   rdp_freerdp* instance_ = nullptr;

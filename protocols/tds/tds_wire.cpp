@@ -115,28 +115,7 @@ std::optional<std::string> PacketFramer::next() {
 
 // ---------------------------------------------------------------- text
 
-std::string utf16ToUtf8(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() / 2);
-  for (std::size_t i = 0; i + 1 < s.size(); i += 2) {
-    std::uint32_t u = le16(s, i);
-    if (u >= 0xD800 && u <= 0xDBFF) {
-      if (i + 3 < s.size()) {
-        const std::uint32_t lo = le16(s, i + 2);
-        if (lo >= 0xDC00 && lo <= 0xDFFF) {
-          proto::appendUtf8(out, 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00));
-          i += 2;
-          continue;
-        }
-      }
-      u = 0xFFFD;
-    } else if (u >= 0xDC00 && u <= 0xDFFF) {
-      u = 0xFFFD;
-    }
-    proto::appendUtf8(out, u);
-  }
-  return out;
-}
+std::string utf16ToUtf8(std::string_view s) { return proto::utf16leToUtf8(s); }
 
 std::string utf8ToUtf16(std::string_view s) {
   std::string out;

@@ -149,6 +149,7 @@ proto::Grant SessionGatekeeper::grantFor(const store::User& user, const store::A
   g.policy.allow_agent_forwarding = safe.policy.allow_agent_forwarding;
   g.policy.allow_x11_forwarding = safe.policy.allow_x11_forwarding;
   g.policy.trust_on_first_use = safe.policy.trust_on_first_use;
+  g.policy.clipboard = safe.policy.clipboard;
   return g;
 }
 

@@ -82,6 +82,7 @@ class SessionRecorder : public proto::Session {
   bool wantsFrame() override { return !ended_ && live_->takeImageRequest(); }
   void keystrokes(std::string_view text) override;
   void windowTitle(std::string_view title) override;
+  void clipboard(const proto::ClipboardTransfer& transfer) override;
   void note(std::string_view kind, std::string_view text) override;
   bool recordingHealthy() const override;
   void end(std::string_view reason, std::string_view detail, std::uint64_t bytes_from_client,

@@ -67,4 +67,16 @@ void SessionRecorder::windowTitle(std::string_view title) {
   event("window_title", std::string(title), "{}");
 }
 
+void SessionRecorder::clipboard(const proto::ClipboardTransfer& t) {
+  if (ended_) return;
+  const std::int64_t at = offsetMs();
+  // Text pasted on the target is input like typed keys: the keystroke rules see it.
+  if (risk_ && t.to_target && t.logged) risk_->evaluate(risk::MatchType::Keystrokes, t.text, at, false);
+  nlohmann::json d{{"direction", t.to_target ? "to_target" : "to_client"},
+                   {"chars", t.chars},
+                   {"logged", t.logged},
+                   {"truncated", t.truncated}};
+  event("clipboard", t.logged ? t.text : std::string(), d.dump());
+}
+
 }  // namespace vigil::services

@@ -7,7 +7,7 @@ const std::string kSafeColumns =
     "s.id, s.name, s.description, s.record_sessions, s.live_monitoring, s.require_dual_authorization,"
     " s.retention_days, array_to_json(s.allowed_protocols)::text, " + rfc3339("s.created_at") +
     ", s.allow_file_transfer, s.allow_port_forwarding, s.allow_agent_forwarding, s.allow_x11_forwarding,"
-    " s.trust_on_first_use, s.encrypt_recordings, s.video_max_fps, s.video_quality, s.video_codec";
+    " s.trust_on_first_use, s.encrypt_recordings, s.video_max_fps, s.video_quality, s.video_codec, s.clipboard";
 
 Safe readSafe(const pqxx::row& r) {
   Safe s;
@@ -29,6 +29,7 @@ Safe readSafe(const pqxx::row& r) {
   s.policy.video_max_fps = r[15].as<int>();
   s.policy.video_quality = r[16].c_str();
   s.policy.video_codec = r[17].c_str();
+  s.policy.clipboard = r[18].c_str();
   return s;
 }
 
@@ -87,13 +88,13 @@ Safe Store::createSafe(const Safe& s) {
     auto r = tx.exec_params(
         "INSERT INTO safes AS s(name, description, record_sessions, live_monitoring, require_dual_authorization,"
         " retention_days, allowed_protocols, allow_file_transfer, allow_port_forwarding, allow_agent_forwarding,"
-        " allow_x11_forwarding, trust_on_first_use, video_max_fps, video_quality, video_codec)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7::text[], $8, $9, $10, $11, $12, $13, $14, $15) RETURNING " + kSafeColumns,
+        " allow_x11_forwarding, trust_on_first_use, video_max_fps, video_quality, video_codec, clipboard)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7::text[], $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING " + kSafeColumns,
         s.name, s.description, s.policy.record_sessions, s.policy.live_monitoring,
         s.policy.require_dual_authorization, s.policy.retention_days, toPgArray(s.policy.allowed_protocols),
         s.policy.allow_file_transfer, s.policy.allow_port_forwarding, s.policy.allow_agent_forwarding,
         s.policy.allow_x11_forwarding, s.policy.trust_on_first_use, s.policy.video_max_fps, s.policy.video_quality,
-        s.policy.video_codec);
+        s.policy.video_codec, s.policy.clipboard);
     if (!s.policy.encrypt_recordings) return readSafe(r[0]);
     auto e = tx.exec_params("UPDATE safes AS s SET encrypt_recordings = true WHERE id = $1 RETURNING " + kSafeColumns,
                             r[0][0].as<std::int64_t>());
@@ -108,12 +109,12 @@ void Store::updateSafe(const Safe& s) {
         " require_dual_authorization = $6, retention_days = $7, allowed_protocols = $8::text[],"
         " allow_file_transfer = $9, allow_port_forwarding = $10, allow_agent_forwarding = $11,"
         " allow_x11_forwarding = $12, trust_on_first_use = $13, video_max_fps = $14, video_quality = $15,"
-        " video_codec = $16, updated_at = now() WHERE id = $1",
+        " video_codec = $16, clipboard = $17, updated_at = now() WHERE id = $1",
         s.id, s.name, s.description, s.policy.record_sessions, s.policy.live_monitoring,
         s.policy.require_dual_authorization, s.policy.retention_days, toPgArray(s.policy.allowed_protocols),
         s.policy.allow_file_transfer, s.policy.allow_port_forwarding, s.policy.allow_agent_forwarding,
         s.policy.allow_x11_forwarding, s.policy.trust_on_first_use, s.policy.video_max_fps, s.policy.video_quality,
-        s.policy.video_codec);
+        s.policy.video_codec, s.policy.clipboard);
     tx.exec_params0("UPDATE safes SET encrypt_recordings = $2 WHERE id = $1", s.id, s.policy.encrypt_recordings);
   });
 }

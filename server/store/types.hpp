@@ -62,6 +62,9 @@ struct SafePolicy {
   std::string video_codec = "av1";
   int video_max_fps = 5;
   std::string video_quality = "standard";
+  // Graphical (RDP) sessions' clipboard: "deny", "allow_log" (text relayed and logged) or "allow"
+  // (text relayed; the timeline says who copied how much, not what). Text formats only.
+  std::string clipboard = "deny";
 };
 
 struct Safe {

@@ -228,6 +228,7 @@ json policyJson(const store::SafePolicy& p) {
   j["video_codec"] = p.video_codec;
   j["video_max_fps"] = p.video_max_fps;
   j["video_quality"] = p.video_quality;
+  j["clipboard"] = p.clipboard;
   return j;
 }
 

@@ -73,6 +73,9 @@ HttpResponse launch(RequestContext& c) {
     // A .rdp file for the person's own client: Vigil's RDP listener, the token as the user name.
     const std::string host = cfg.rdp.public_host.empty() ? cfg.sshPublicHost() : cfg.rdp.public_host;
     const std::string address = host + ":" + std::to_string(cfg.rdp.port);
+    // The client offers its clipboard only where the safe lets text cross (Vigil enforces it anyway).
+    const auto safe = c.deps.store.safeById(issued->account.safe_id);
+    const bool clipboard = safe && safe->policy.clipboard != "deny";
     const std::string file = "full address:s:" + address + "\r\n" +
                              "username:s:" + issued->token + "\r\n" +
                              "screen mode id:i:1\r\n"
@@ -82,7 +85,7 @@ HttpResponse launch(RequestContext& c) {
                              "authentication level:i:0\r\n"
                              "enablecredsspsupport:i:0\r\n"
                              "prompt for credentials:i:0\r\n"
-                             "redirectclipboard:i:0\r\n"
+                             "redirectclipboard:i:" + (clipboard ? "1" : "0") + "\r\n" +
                              "redirectprinters:i:0\r\n"
                              "drivestoredirect:s:\r\n"
                              "audiomode:i:2\r\n";
@@ -91,7 +94,8 @@ HttpResponse launch(RequestContext& c) {
                    {"user", issued->token},
                    {"filename", issued->account.target_name + ".rdp"},
                    {"file", file},
-                   {"command", "xfreerdp /v:" + address + " /u:" + issued->token + " /rfx /cert:ignore"}};
+                   {"command", "xfreerdp /v:" + address + " /u:" + issued->token + " /rfx /cert:ignore" +
+                                   (clipboard ? " +clipboard" : " -clipboard")}};
   }
   auto r = jsonResponse(201, body);
   r.headers.emplace_back("Cache-Control", "no-store");

@@ -24,7 +24,7 @@ void applyPolicy(const json& body, store::SafePolicy& p) {
   allowOnlyFields(*it, {"record_sessions", "live_monitoring", "require_dual_authorization", "retention_days",
                         "allowed_protocols", "allow_file_transfer", "allow_port_forwarding", "allow_agent_forwarding",
                         "allow_x11_forwarding", "trust_on_first_use", "encrypt_recordings", "video_codec",
-                        "video_max_fps", "video_quality"});
+                        "video_max_fps", "video_quality", "clipboard"});
   if (auto v = optionalBool(*it, "record_sessions")) p.record_sessions = *v;
   if (auto v = optionalBool(*it, "live_monitoring")) p.live_monitoring = *v;
   if (auto v = optionalBool(*it, "require_dual_authorization")) p.require_dual_authorization = *v;
@@ -45,6 +45,11 @@ void applyPolicy(const json& body, store::SafePolicy& p) {
     if (*v != "low" && *v != "standard" && *v != "high")
       throw ApiError(400, "validation_failed", "policy.video_quality: must be one of low, standard, high");
     p.video_quality = *v;
+  }
+  if (auto v = optionalString(*it, "clipboard", 16)) {
+    if (*v != "deny" && *v != "allow_log" && *v != "allow")
+      throw ApiError(400, "validation_failed", "policy.clipboard: must be one of deny, allow_log, allow");
+    p.clipboard = *v;
   }
 }
 

@@ -14,7 +14,7 @@ namespace vigil::web {
 namespace {
 
 const std::vector<std::string> kEventKinds{"command", "file",       "lifecycle",    "note", "output",
-                                           "risk",    "keystrokes", "window_title", "sql"};
+                                           "risk",    "keystrokes", "window_title", "sql", "clipboard"};
 
 json optId(const std::optional<std::int64_t>& v) { return v ? json(*v) : json(nullptr); }
 
@@ -110,7 +110,7 @@ HttpResponse events(RequestContext& c) {
       if (std::find(kEventKinds.begin(), kEventKinds.end(), k) == kEventKinds.end())
         throw ApiError(400, "validation_failed",
                        "kind: must be a comma-separated list of command, file, lifecycle, note, output, risk,"
-                       " keystrokes, window_title, sql");
+                       " keystrokes, window_title, sql, clipboard");
       kinds.push_back(k);
       if (comma == std::string::npos) break;
       start = comma + 1;
