@@ -445,6 +445,8 @@ describe('Vigil portal', { timeout: 20 * 60_000 }, () => {
     await form.getByLabel('Codec').selectOption('h264');
     await form.getByLabel('Frames per second (at most)').fill('3');
     await form.getByLabel('Quality').selectOption('high');
+    assert.equal(await form.getByLabel('Clipboard').inputValue(), 'deny');  // off unless a safe allows it
+    await form.getByLabel('Clipboard').selectOption('allow_log');
     await form.locator('button[type=submit]').click();
     await page.locator('.toast', { hasText: 'Safe saved' }).waitFor();
     await page.reload();
@@ -455,6 +457,7 @@ describe('Vigil portal', { timeout: 20 * 60_000 }, () => {
     assert.equal(await page.locator('#safe-edit-form').getByLabel('Codec').inputValue(), 'h264');
     assert.equal(await page.locator('#safe-edit-form').getByLabel('Frames per second (at most)').inputValue(), '3');
     assert.equal(await page.locator('#safe-edit-form').getByLabel('Quality').inputValue(), 'high');
+    assert.equal(await page.locator('#safe-edit-form').getByLabel('Clipboard').inputValue(), 'allow_log');
     assert.equal(await page.locator('#safe-edit-form').getByLabel('Encrypt recordings at rest').isChecked(), true);
     await screenshot('safe-policy-edited');
     await nav('Safes').click();

@@ -24,7 +24,15 @@ export const DEFAULT_POLICY = {
   video_codec: 'av1',
   video_max_fps: 5,
   video_quality: 'standard',
+  clipboard: 'deny',
 };
+
+/** The RDP clipboard rule (text formats only; files and pictures never cross). */
+export const CLIPBOARD_RULES = [
+  { value: 'deny', label: 'Off' },
+  { value: 'allow_log', label: 'Text, logged' },
+  { value: 'allow', label: 'Text, not logged' },
+];
 
 /** Screen video codecs for RDP recordings. */
 export const VIDEO_CODECS = [
@@ -78,7 +86,11 @@ export function policyFieldset(policy = DEFAULT_POLICY, { disabled = false } = {
       h('p', { class: 'field-hint', text: 'Forwarding is refused unless allowed here. Trust on first use pins an ' +
         'unpinned target’s host key at its first session (audited); otherwise such targets are refused.' })),
     h('fieldset', { class: 'checkbox-group', id: 'rdp-policy' },
-      h('legend', { text: 'RDP screen video' }),
+      h('legend', { text: 'RDP sessions' }),
+      field('Clipboard', select('clipboard', CLIPBOARD_RULES, { value: p.clipboard }),
+        'Text copied between the person’s computer and the server; files and pictures never cross. Logged ' +
+        'text is on the timeline, searchable, and meets the keystroke risk rules; otherwise the timeline says ' +
+        'only who copied how much.'),
       h('div', { class: 'field-row' },
         field('Codec', select('video_codec', VIDEO_CODECS, { value: p.video_codec }),
           'AV1 keeps long retention small; H.264 needs several times less CPU.'),
@@ -104,6 +116,7 @@ export function readPolicy(form) {
     video_codec: form.querySelector('select[name="video_codec"]').value,
     video_max_fps: Number.parseInt(form.querySelector('input[name="video_max_fps"]').value, 10),
     video_quality: form.querySelector('select[name="video_quality"]').value,
+    clipboard: form.querySelector('select[name="clipboard"]').value,
   };
 }
 
@@ -137,6 +150,8 @@ export function policySummary(policy) {
     p.allow_x11_forwarding ? badge('X11', 'warn') : null,
     p.allow_file_transfer === false ? badge('No file transfer', 'info') : null,
     p.trust_on_first_use ? badge('Trust on first use', 'warn') : null,
+    protocols.includes('rdp') && p.clipboard === 'allow_log' ? badge('Clipboard (logged)', 'info') : null,
+    protocols.includes('rdp') && p.clipboard === 'allow' ? badge('Clipboard (not logged)', 'warn') : null,
     protocols.includes('rdp') && p.video_codec
       && (p.video_codec !== 'av1' || p.video_max_fps !== 5 || p.video_quality !== 'standard')
       ? badge(`RDP video ${p.video_codec.toUpperCase()} ${p.video_max_fps} fps · ${p.video_quality}`, 'neutral') : null,

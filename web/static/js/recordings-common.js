@@ -16,6 +16,7 @@ export const EVENT_KINDS = [
   { value: 'output', label: 'Output' },
   { value: 'keystrokes', label: 'Keystrokes' },
   { value: 'window_title', label: 'Window titles' },
+  { value: 'clipboard', label: 'Clipboard' },
   { value: 'file', label: 'File transfers' },
   { value: 'sql', label: 'SQL' },
   { value: 'risk', label: 'Risk' },

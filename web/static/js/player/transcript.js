@@ -47,6 +47,16 @@ function sqlOutcome(details) {
   return h('span', { class: `transcript-sql small ${failed ? 'sql-failed' : 'muted'}`, text: parts.join(' · ') });
 }
 
+/** A clipboard transfer: which way, how much, and whether the safe kept the text. */
+function clipboardOutcome(details) {
+  const d = details || {};
+  const parts = [d.direction === 'to_target' ? 'pasted to the server' : 'copied from the server'];
+  if (Number.isFinite(d.chars)) parts.push(`${d.chars} character${d.chars === 1 ? '' : 's'}`);
+  if (d.truncated) parts.push('text shortened');
+  if (d.logged === false) parts.push('text not logged (safe policy)');
+  return h('span', { class: 'transcript-clipboard small muted', text: parts.join(' · ') });
+}
+
 export function createTranscript({ sessionId, onSeek }) {
   let events = [];
   const hidden = new Set(['output']); // output lines are many: off until asked for
@@ -86,7 +96,8 @@ export function createTranscript({ sessionId, onSeek }) {
     h('span', { class: 'transcript-offset mono muted', text: formatOffset(e.offset_ms) }),
     badge(kindLabel, e.kind === 'risk' ? 'danger' : 'neutral'),
     h('span', { class: 'transcript-text mono' }, highlightText(e.text, needle)),
-    e.kind === 'sql' ? sqlOutcome(e.details) : null));
+    e.kind === 'sql' ? sqlOutcome(e.details) : null,
+    e.kind === 'clipboard' ? clipboardOutcome(e.details) : null));
     return row;
   }
 
