@@ -4,18 +4,19 @@
 // free loopback ports; everything stopped by PID.
 import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, openSync, closeSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, openSync, closeSync, mkdirSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, canConnect } from './harness.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** A private Xvfb 1280x800 with its own MIT cookie. */
+/** A private X server with its own MIT cookie: Xvfb 1280x800, or `server` (e.g. Xvnc and its options). */
 class XDisplay {
-  constructor(dir, name) {
+  constructor(dir, name, server = ['Xvfb', '-screen', '0', '1280x800x24']) {
     this.dir = dir;
     this.name = name;
+    this.server = server;
     this.auth = join(dir, `xauth-${name}`);
     this.display = null;
     this.proc = null;
@@ -26,8 +27,8 @@ class XDisplay {
     execFileSync('xauth', ['-f', this.auth, 'add', ':0', 'MIT-MAGIC-COOKIE-1', cookie]);
     const dfile = join(this.dir, `display-${this.name}`);
     const fd = openSync(dfile, 'w');
-    // -displayfd: Xvfb picks a free display and writes its number to fd 3.
-    this.proc = spawn('Xvfb', ['-displayfd', '3', '-auth', this.auth, '-screen', '0', '1280x800x24', '-nolisten', 'tcp'],
+    // -displayfd: the server picks a free display and writes its number to fd 3.
+    this.proc = spawn(this.server[0], ['-displayfd', '3', '-auth', this.auth, ...this.server.slice(1), '-nolisten', 'tcp'],
       { stdio: ['ignore', 'ignore', 'ignore', fd] });
     closeSync(fd);
     for (let i = 0; i < 300 && !this.display; i += 1) {
@@ -79,9 +80,9 @@ export class RdpWorld {
   }
 
   /** The person's xfreerdp on the client display, the launch token as the user name. */
-  xfreerdp(vigilPort, token) {
+  xfreerdp(vigilPort, token, clipboard = '-clipboard') {
     const p = spawn('xfreerdp', [`/v:127.0.0.1:${vigilPort}`, `/u:${token}`, '/p:unused', '/cert:ignore', '/sec:tls', '/rfx',
-      '/size:1280x800', '-clipboard'], { env: this.client.env(), stdio: 'ignore' });
+      '/size:1280x800', clipboard], { env: this.client.env(), stdio: 'ignore' });
     this.procs.push(p);
     return p;
   }
@@ -102,5 +103,77 @@ export class RdpWorld {
     if (this.client) this.client.stop();
     if (this.target) this.target.stop();
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A second target for the clipboard (FreeRDP's shadow server has none): xrdp (TLS, the account's
+ * password is the VNC password) in front of a private Xvnc, whose clipboard xrdp-chansrv bridges
+ * to X selections. The JS twin of tests/integration/rdp/xrdp_target.hpp.
+ */
+export class XrdpTarget {
+  constructor(dir) {
+    this.dir = dir;
+    this.password = `v${randomBytes(3).toString('hex')}`;  // VNC passwords are at most 8 characters
+    this.procs = [];
+  }
+
+  async start() {
+    const dir = this.dir;
+    execFileSync('sh', ['-c', `printf '%s' "$P" | vncpasswd -f > "${dir}/vnc.pass"`], { env: { ...process.env, P: this.password } });
+    const vncPort = await freePort();
+    this.x = new XDisplay(dir, 'xrdp', ['Xvnc', '-rfbport', String(vncPort), '-localhost', '-SecurityTypes', 'VncAuth',
+      '-PasswordFile', `${dir}/vnc.pass`, '-geometry', '1024x768', '-depth', '24']);
+    await this.x.start();
+    const number = this.x.display.slice(1);
+    mkdirSync('/run/xrdp/sockdir', { recursive: true, mode: 0o1777 });
+    const socket = `/run/xrdp/sockdir/xrdp_chansrv_socket_${number}`;
+    this.procs.push(spawn('xrdp-chansrv', [], { env: { ...this.x.env(), CHANSRV_LOG_PATH: dir }, stdio: 'ignore' }));
+    for (let i = 0; i < 100 && !existsSync(socket); i += 1) await sleep(50);
+    if (!existsSync(socket)) throw new Error('xrdp-chansrv did not start');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=xrdp-test',
+      '-keyout', `${dir}/xrdp-key.pem`, '-out', `${dir}/xrdp-cert.pem`], { stdio: 'ignore' });
+    this.port = await freePort();
+    writeFileSync(`${dir}/xrdp.ini`, [
+      '[Globals]', 'ini_version=1', 'fork=false', `port=tcp://127.0.0.1:${this.port}`, 'use_vsock=false',
+      'security_layer=tls', 'crypt_level=high', `certificate=${dir}/xrdp-cert.pem`, `key_file=${dir}/xrdp-key.pem`,
+      'ssl_protocols=TLSv1.2, TLSv1.3', 'autorun=vnc', 'allow_channels=true', 'max_bpp=32', 'new_cursors=true',
+      'use_fastpath=both', 'require_credentials=true',
+      '[Logging]', `LogFile=${dir}/xrdp.log`, 'LogLevel=INFO', 'EnableSyslog=false',
+      '[Channels]', 'rdpdr=false', 'rdpsnd=false', 'drdynvc=false', 'cliprdr=true', 'rail=false', 'xrdpvr=false', 'tcutils=false',
+      '[vnc]', 'name=vnc', 'lib=libvnc.so', 'username=na', 'password=ask', 'ip=127.0.0.1', `port=${vncPort}`,
+      `chansrvport=DISPLAY(${number})`, ''].join('\n'));
+    const xrdp = spawn('xrdp', ['--nodaemon', '--config', `${dir}/xrdp.ini`], { stdio: 'ignore' });
+    this.procs.push(xrdp);
+    for (let i = 0; i < 100; i += 1) {
+      if (xrdp.exitCode !== null) break;
+      if (await canConnect(this.port)) return;
+      await sleep(100);
+    }
+    throw new Error('xrdp did not start');
+  }
+
+  env() { return this.x.env(); }
+
+  stop() {
+    for (const p of this.procs.reverse()) if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
+    this.procs = [];
+    if (this.x) this.x.stop();
+  }
+}
+
+/** Puts `text` on the CLIPBOARD of the display whose environment is `env` (xclip keeps serving it). */
+export function setClipboard(env, text) {
+  const p = spawn('xclip', ['-selection', 'clipboard', '-i', '-quiet'], { env, stdio: ['pipe', 'ignore', 'ignore'] });
+  p.stdin.end(text);
+  return p;
+}
+
+/** The CLIPBOARD of the display whose environment is `env` ('' when nobody owns it). */
+export function readClipboard(env) {
+  try {
+    return execFileSync('xclip', ['-selection', 'clipboard', '-o'], { env, encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return '';
   }
 }

@@ -1,14 +1,16 @@
 // RDP in the browser, end to end with real programs: the portal's Connect on an RDP account
 // downloads the .rdp file; the person's real xfreerdp opens it through Vigil to FreeRDP's shadow
 // server (NLA with the vault credential); the SOC watches the screen live on the Live page; the
-// auditor plays and seeks the recorded video in the player, clicking a keystroke line.
+// auditor plays and seeks the recorded video in the player, clicking a keystroke line. On a safe
+// whose clipboard rule is "text, logged", text copied on an xrdp target reaches the person's
+// clipboard and the transfer is a row of the player's transcript.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import {
   VigilServer, BrowserSession, ensureVendor, loginThroughPortal, apiCall, freePort, createStepper } from './harness.mjs';
-import { RdpWorld } from './rdp.mjs';
+import { RdpWorld, XrdpTarget, setClipboard, readClipboard } from './rdp.mjs';
 
 const STEP_TIMEOUT_MS = 180_000;
 const rdp = new RdpWorld();
@@ -25,6 +27,7 @@ let account;
 let token;
 let client;
 let sessionId;
+let xrdp;
 
 const steps = createStepper(STEP_TIMEOUT_MS, (name) => session.screenshot(name));
 const { step } = steps;
@@ -62,6 +65,7 @@ describe('RDP through the portal: .rdp file, live view, video player', { timeout
       await operator.close();
     } finally {
       if (server) await server.stop();
+      if (xrdp) xrdp.stop();
       rdp.stop();
       if (steps.failed && server) process.stderr.write(`${server.tail()}\n`);
     }
@@ -208,5 +212,54 @@ describe('RDP through the portal: .rdp file, live view, video player', { timeout
     await session.screenshot('player-rdp');
     assert.deepEqual(session.problems, [], 'no CSP violations or page errors');
     assert.deepEqual(operator.problems, [], 'no CSP violations or page errors (operator)');
+  });
+
+  step('text copied on the server crosses the clipboard (safe: text, logged) and is on the transcript', async () => {
+    xrdp = new XrdpTarget(rdp.dir);
+    await xrdp.start();
+    const safe = await apiCall(page, 'POST', '/safes', {
+      name: 'Windows clipboard', policy: { allowed_protocols: ['rdp'], trust_on_first_use: true, clipboard: 'allow_log' },
+    });
+    const target = await apiCall(page, 'POST', '/targets', { name: 'xrdp01', protocol: 'rdp', address: '127.0.0.1', port: xrdp.port });
+    const clipAccount = await apiCall(page, 'POST', '/accounts', {
+      safe_id: safe.id, target_id: target.id, username: 'vigil', secret_kind: 'password', secret: xrdp.password,
+    });
+    const me = await apiCall(page, 'GET', '/me');
+    await apiCall(page, 'PUT', `/safes/${safe.id}/members/${me.user.id}`, { permissions: ['view_recordings'] });
+    const op = (await apiCall(page, 'GET', '/users?limit=500')).items.find((u) => u.username === OPERATOR);
+    await apiCall(page, 'PUT', `/safes/${safe.id}/members/${op.id}`, { permissions: ['connect'] });
+    const launch = await apiCall(opPage, 'POST', `/accounts/${clipAccount.id}/launch`, {});
+    assert.match(launch.rdp.file, /redirectclipboard:i:1/);
+    const clipClient = rdp.xfreerdp(rdpPort, launch.token, '+clipboard');
+    let clipSession = null;
+    for (let i = 0; i < 100 && !clipSession; i += 1) {
+      const r = await apiCall(page, 'GET', `/sessions?account_id=${clipAccount.id}&limit=5`);
+      if (r.items.length && !r.items[0].ended_at) clipSession = r.items[0].id;
+      else await sleep(200);
+    }
+    assert.ok(clipSession, 'a session was started');
+    await sleep(4000);  // the VNC desktop and the clipboard channels come up
+    const copied = `copied-${randomBytes(4).toString('hex')}`;
+    const owner = setClipboard(xrdp.env(), copied);
+    let pasted = '';
+    for (let i = 0; i < 30 && pasted !== copied; i += 1) {
+      pasted = readClipboard(rdp.client.env());
+      if (pasted !== copied) await sleep(500);
+    }
+    owner.kill('SIGTERM');
+    assert.equal(pasted, copied, 'the person\'s clipboard has the text copied on the server');
+    clipClient.kill('SIGTERM');
+    for (let i = 0; i < 100; i += 1) {
+      const r = await apiCall(page, 'GET', `/sessions?account_id=${clipAccount.id}&limit=5`);
+      if (r.items[0].ended_at) break;
+      await sleep(200);
+    }
+    await page.goto(`${server.url}#/sessions/${clipSession}`);
+    const row = page.locator('#transcript-list .transcript-row.kind-clipboard', { hasText: copied });
+    await row.waitFor({ timeout: 30_000 });
+    assert.match(await row.textContent(), new RegExp(`copied from the server · ${copied.length} characters`));
+    await page.locator('#transcript-kinds input[data-kind=clipboard]').waitFor();
+    await session.screenshot('player-rdp-clipboard');
+    assert.deepEqual(session.problems, [], 'no CSP violations or page errors');
   });
 });
