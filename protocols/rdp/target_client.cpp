@@ -60,6 +60,13 @@ int verifyCertificate(freerdp* instance, const BYTE* data, size_t length, const 
   }
 }
 
+// FreeRDP 2 allocates the framebuffer without clearing it: until the target paints every pixel,
+// the person's picture and the recording would show whatever the memory held before — e.g. the
+// screen of an earlier session in this process. It starts black.
+void clearFramebuffer(rdpGdi* gdi) {
+  if (gdi && gdi->primary_buffer) std::memset(gdi->primary_buffer, 0, static_cast<std::size_t>(gdi->stride) * gdi->height);
+}
+
 BOOL beginPaint(rdpContext* context) {
   rdpGdi* gdi = context->gdi;
   if (!gdi || !gdi->primary) return FALSE;
@@ -83,6 +90,7 @@ BOOL endPaint(rdpContext* context) {
 BOOL desktopResize(rdpContext* context) {
   rdpGdi* gdi = context->gdi;
   if (!gdi_resize(gdi, context->settings->DesktopWidth, context->settings->DesktopHeight)) return FALSE;
+  clearFramebuffer(gdi);
   TargetClient* t = selfOf(context);
   t->resized = true;
   t->dirty.add(0, 0, static_cast<int>(gdi->width), static_cast<int>(gdi->height));
@@ -160,6 +168,7 @@ BOOL preConnect(freerdp* instance) {
 
 BOOL postConnect(freerdp* instance) {
   if (!gdi_init(instance, PIXEL_FORMAT_BGRX32)) return FALSE;
+  clearFramebuffer(instance->context->gdi);
   instance->update->BeginPaint = beginPaint;
   instance->update->EndPaint = endPaint;
   instance->update->DesktopResize = desktopResize;

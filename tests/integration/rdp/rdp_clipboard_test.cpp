@@ -66,6 +66,26 @@ std::vector<json> clipboardRows(World& w, const std::string& sid, std::size_t at
   return rows;
 }
 
+/// Share of the pixels of the first frame of `sid`'s video that are not black (luma above 24).
+double firstFrameLitShare(World& w, const std::string& sid) {
+  std::string video;
+  for (int i = 0; i < 50 && video.empty(); ++i) {
+    auto r = w.env().admin().get("/api/v1/sessions/" + sid + "/recording/file");
+    if (r.status == 200) video = r.body;
+    else std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  if (video.empty()) return -1;
+  const std::string mp4 = w.tmp() + "/first-" + sid + ".mp4", raw = w.tmp() + "/first-" + sid + ".gray";
+  std::ofstream(mp4, std::ios::binary) << video;
+  auto r = vigil::test::runCommand("ffmpeg -v error -y -i " + mp4 + " -frames:v 1 -f rawvideo -pix_fmt gray " + raw);
+  if (r.exit_code != 0) return -1;
+  const std::string px = readFile(raw);
+  std::size_t lit = 0;
+  for (const char c : px)
+    if (static_cast<unsigned char>(c) > 24) ++lit;
+  return px.empty() ? -1 : static_cast<double>(lit) / static_cast<double>(px.size());
+}
+
 const json* rowTo(const std::vector<json>& rows, const std::string& direction) {
   for (auto& r : rows)
     if (r["details"]["direction"] == direction) return &r;
@@ -152,6 +172,23 @@ TEST_CASE("the RDP clipboard crosses as the safe says: allow_log relays text bot
       if (contains(e["text"].get<std::string>(), "resumed")) resumed_at = e["offset_ms"];
     REQUIRE(resumed_at >= 0);
     for (auto& row : rows) CHECK(row["offset_ms"].get<std::int64_t>() >= resumed_at);
+  }
+
+  SECTION("a new session's first picture holds nothing of an earlier session's screen") {
+    // An earlier session to the shadow target: its screen is a white xterm.
+    auto l = w.launch(w.alice, w.account);
+    auto earlier = w.xfreerdp(l["token"], "xfreerdp-before-xrdp.log");
+    std::this_thread::sleep_for(std::chrono::seconds(4));
+    earlier.stop();
+    // The xrdp target's desktop is black; until it has painted, Vigil's copy of it must be too
+    // (not memory that held the earlier session's pixels).
+    auto s = openSession(w, "allow", "first-frame");
+    s.client.stop();
+    const std::string sid = w.endedSession(s.account, 1)["id"];
+    const double lit = firstFrameLitShare(w, sid);
+    INFO("share of lit pixels in the first frame: " << lit);
+    CHECK(lit >= 0);
+    CHECK(lit < 0.02);
   }
 
   SECTION("deny") {
