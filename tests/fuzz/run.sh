@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 secs=${1:-30}
 shift || true
 build=${FUZZ_BUILD_DIR:-build-fuzz}
-all=(sftp_decoder_fuzz scp_decoder_fuzz tds_decoder_fuzz pg_decoder_fuzz)
+all=(sftp_decoder_fuzz scp_decoder_fuzz tds_decoder_fuzz pg_decoder_fuzz clipboard_text_fuzz)
 targets=("${@:-${all[@]}}")
 
 command -v clang++ >/dev/null || { echo "fuzz: clang++ is missing" >&2; exit 1; }

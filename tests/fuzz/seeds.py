@@ -126,3 +126,13 @@ pg = {  # the first byte: 0 = after the login (typed both ways), 1 = from the st
 if target == "pg_decoder_fuzz":
     for name, (pick, chunks) in pg.items():
         open(os.path.join(out, name), "wb").write(bytes([pick]) + reads(chunks))
+
+# RDP clipboard text: a format byte (1, 7 or 13), a 16-bit budget, then the data.
+clip = {
+    "unicode": bytes([13]) + struct.pack("<H", 8) + "Grüße 😀\0tail".encode("utf-16-le"),
+    "lone-surrogate": bytes([13]) + struct.pack("<H", 3) + b"a\0\x00\xd8\x00\xdcb",
+    "ansi": bytes([1]) + struct.pack("<H", 4) + b"caf\xe9\0rest",
+}
+if target == "clipboard_text_fuzz":
+    for name, data in clip.items():
+        open(os.path.join(out, name), "wb").write(data)

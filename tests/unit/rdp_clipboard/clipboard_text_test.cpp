@@ -62,4 +62,18 @@ TEST_CASE("clipboard text is decoded, counted in characters and cut where it end
     CHECK(cut_mid.utf8 == "aé");
     CHECK(cut_mid.truncated);
   }
+  SECTION("a paste of megabytes: every character counted, only the start kept") {
+    std::u16string big;
+    for (int i = 0; i < 300000; ++i) big += (i % 2) ? u"é" : u"😀";  // 150000 pairs and 150000 BMP characters
+    const auto t = decodeClipboardText(kCfUnicodeText, utf16(big), 16 * 1024);
+    CHECK(t.chars == 300000);
+    CHECK(t.truncated);
+    CHECK(t.utf8.size() <= 16 * 1024);
+    CHECK(t.utf8.size() > 16 * 1024 - 4);
+    const auto a = decodeClipboardText(kCfText, std::string(5'000'000, 'x'), 1000);
+    CHECK(a.chars == 5'000'000);
+    CHECK(a.utf8 == std::string(1000, 'x'));
+    CHECK(a.truncated);
+    CHECK_FALSE(decodeClipboardText(kCfText, std::string(1000, 'x'), 1000).truncated);
+  }
 }
