@@ -53,7 +53,17 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${missing[@]}"
 
-# Debian starts a system-wide slapd, PostgreSQL and xrdp on install (where services may start);
-# Vigil and its tests run their own (xrdp in the foreground with a config of its own).
-# Leave the system services as the administrator configured them.
+# Debian starts a system-wide slapd and PostgreSQL on install; Vigil and its tests run their own.
+# Leave the system services as the administrator configured them — except xrdp, installed here
+# only as a test target: its package would leave an RDP server listening on every interface, so
+# the one this script just installed is stopped and disabled (the tests start their own, on
+# 127.0.0.1, in the foreground).
+if printf '%s\n' "${missing[@]}" | grep -qx xrdp; then
+  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    systemctl disable --now xrdp.service xrdp-sesman.service >/dev/null 2>&1 || true
+  else
+    invoke-rc.d xrdp stop >/dev/null 2>&1 || true
+    update-rc.d xrdp disable >/dev/null 2>&1 || true
+  fi
+fi
 echo "install-deps: done"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # RDP proxy + recorder cost, with real programs (xfreerdp -> vigil -> freerdp-shadow-cli on Xvfb):
 #  - frame latency target -> client, xfreerdp straight to the target and through Vigil (same run);
-#  - a scripted session per codec (BENCH_CODECS, default "h264 av1"; "av1+enc": on a safe that
-#    encrypts recordings at rest) for BENCH_SECONDS (default
-#    120): typing in an xterm while a second window opens and moves; vigil's CPU share of one core,
+#  - a scripted session per codec (BENCH_CODECS, default "h264 av1"; options after "+": "enc" on a
+#    safe that encrypts recordings at rest, "low"/"high" quality, "<N>fps" cap: "av1+low+2fps") for
+#    BENCH_SECONDS (default 120): typing in an xterm while a second window opens and moves; vigil's CPU share of one core,
 #    its memory growth, the recording's KB per minute and the frame latency under load;
 #  - concurrent recorded sessions (BENCH_SESSIONS, default "1 2 4"), each client on its own display.
 # Usage: bench/rdp/run.sh [build-dir]   (a Release build gives the figures in docs/benchmarks.md)

@@ -1,9 +1,9 @@
 // bench/rdp/run.sh runs these hidden cases ([.bench]); results go to docs/benchmarks.md.
 //  1. Frame latency target -> client: xfreerdp straight to the target, then through Vigil, in the
 //     same run (rdp_frame_probe paints a square on the target and times it on the client's screen).
-//  2. A scripted session per codec (BENCH_CODECS, default "h264 av1"; "av1+enc" on a safe that
-//     encrypts recordings) for BENCH_SECONDS (default
-//     60): typing in the target's xterm while a second window opens and moves; vigil's CPU share,
+//  2. A scripted session per codec (BENCH_CODECS, default "h264 av1"; options after "+": "enc" on
+//     a safe that encrypts recordings, "low"/"high" quality, "<N>fps" cap, e.g. "av1+low+2fps")
+//     for BENCH_SECONDS (default 60): typing in the target's xterm while a second window opens and moves; vigil's CPU share,
 //     RSS growth, the recording's KB/min and the frame latency under that load.
 //  3. Concurrent recorded sessions (BENCH_SESSIONS, default "1 2 4"): N xfreerdp clients, each on
 //     its own display, through Vigil to the same target under the same workload; vigil's CPU and
@@ -111,15 +111,21 @@ class Workload {
   std::thread thread_;
 };
 
-/// An account on a safe recording with `variant`: a codec ("h264", "av1"), "+enc" appended for a
-/// safe that encrypts recordings at rest ("av1+enc").
+/// An account on a safe recording with `variant`: a codec ("h264", "av1"), then options joined by
+/// "+": "enc" for a safe that encrypts recordings at rest, "low"/"high" for the quality preset,
+/// "<N>fps" for the frame-rate cap (e.g. "av1+enc", "av1+low+2fps").
 std::int64_t benchAccount(World& w, const std::string& variant) {
-  const auto plus = variant.find('+');
-  const std::string codec = variant.substr(0, plus);
-  const bool encrypt = plus != std::string::npos && variant.substr(plus) == "+enc";
-  auto safe = w.env().admin().post(
-      "/api/v1/safes", {{"name", uniq("bench-" + codec)},
-                        {"policy", {{"trust_on_first_use", true}, {"video_codec", codec}, {"encrypt_recordings", encrypt}}}});
+  std::istringstream parts(variant);
+  std::string codec, option;
+  std::getline(parts, codec, '+');
+  json policy{{"trust_on_first_use", true}, {"video_codec", codec}};
+  while (std::getline(parts, option, '+')) {
+    if (option == "enc") policy["encrypt_recordings"] = true;
+    else if (option == "low" || option == "high") policy["video_quality"] = option;
+    else if (option.size() > 3 && option.substr(option.size() - 3) == "fps") policy["video_max_fps"] = std::stoi(option);
+    else FAIL("BENCH_CODECS: unknown option '" << option << "' in " << variant);
+  }
+  auto safe = w.env().admin().post("/api/v1/safes", {{"name", uniq("bench-" + codec)}, {"policy", policy}});
   INFO(safe.body);
   REQUIRE(safe.status == 201);
   w.grant(safe.json()["id"], w.alice.id);
