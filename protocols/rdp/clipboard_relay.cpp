@@ -77,6 +77,21 @@ struct ClipboardCallbacks {
     l.formats = storage.empty() ? nullptr : storage.data();
     return l;
   }
+  static CLIPRDR_FORMAT_DATA_REQUEST dataRequest(std::uint32_t format) {
+    CLIPRDR_FORMAT_DATA_REQUEST r{};
+    r.msgType = CB_FORMAT_DATA_REQUEST;
+    r.dataLen = 4;
+    r.requestedFormatId = format;
+    return r;
+  }
+  static CLIPRDR_FORMAT_DATA_RESPONSE dataResponse(const std::uint8_t* data, std::size_t size) {
+    CLIPRDR_FORMAT_DATA_RESPONSE r{};
+    r.msgType = CB_FORMAT_DATA_RESPONSE;
+    r.msgFlags = CB_RESPONSE_OK;
+    r.dataLen = static_cast<UINT32>(size);
+    r.requestedFormatData = data;
+    return r;
+  }
   static CLIPRDR_FORMAT_DATA_RESPONSE failed() {
     CLIPRDR_FORMAT_DATA_RESPONSE r{};
     r.msgType = CB_FORMAT_DATA_RESPONSE;
@@ -254,10 +269,7 @@ void ClipboardRelay::clientFormatDataRequest(std::uint32_t format) {
     return;
   }
   pending_for_client_ = format;
-  CLIPRDR_FORMAT_DATA_REQUEST r{};
-  r.msgType = CB_FORMAT_DATA_REQUEST;
-  r.dataLen = 4;
-  r.requestedFormatId = format;
+  const CLIPRDR_FORMAT_DATA_REQUEST r = CB::dataRequest(format);
   target_->ClientFormatDataRequest(target_, &r);
 }
 
@@ -271,11 +283,7 @@ void ClipboardRelay::clientFormatDataResponse(bool ok, const std::uint8_t* data,
     return;
   }
   record(true, format, data, size);
-  CLIPRDR_FORMAT_DATA_RESPONSE r{};
-  r.msgType = CB_FORMAT_DATA_RESPONSE;
-  r.msgFlags = CB_RESPONSE_OK;
-  r.dataLen = static_cast<UINT32>(size);
-  r.requestedFormatData = data;
+  const CLIPRDR_FORMAT_DATA_RESPONSE r = CB::dataResponse(data, size);
   target_->ClientFormatDataResponse(target_, &r);
 }
 
@@ -315,10 +323,7 @@ void ClipboardRelay::targetFormatDataRequest(std::uint32_t format) {
     return;
   }
   pending_for_target_ = format;
-  CLIPRDR_FORMAT_DATA_REQUEST r{};
-  r.msgType = CB_FORMAT_DATA_REQUEST;
-  r.dataLen = 4;
-  r.requestedFormatId = format;
+  const CLIPRDR_FORMAT_DATA_REQUEST r = CB::dataRequest(format);
   server_->ServerFormatDataRequest(server_, &r);
 }
 
@@ -332,11 +337,7 @@ void ClipboardRelay::targetFormatDataResponse(bool ok, const std::uint8_t* data,
     return;
   }
   record(false, format, data, size);
-  CLIPRDR_FORMAT_DATA_RESPONSE r{};
-  r.msgType = CB_FORMAT_DATA_RESPONSE;
-  r.msgFlags = CB_RESPONSE_OK;
-  r.dataLen = static_cast<UINT32>(size);
-  r.requestedFormatData = data;
+  const CLIPRDR_FORMAT_DATA_RESPONSE r = CB::dataResponse(data, size);
   server_->ServerFormatDataResponse(server_, &r);
 }
 
