@@ -16,6 +16,7 @@
 
 #include "web/security_headers.hpp"
 #include "web/server_internal.hpp"
+#include "web/streamed_body.hpp"
 
 namespace vigil::web::detail {
 namespace {
@@ -23,6 +24,7 @@ namespace {
 namespace http = beast::http;
 using StringResponse = http::response<http::string_body>;
 using FileResponse = http::response<http::file_body>;
+using StreamedResponse = http::response<ProducedBody>;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kReadChunk = 16 * 1024;
@@ -289,6 +291,7 @@ class TlsSession : public Closable, public std::enable_shared_from_this<TlsSessi
       return write(jsonError(500, "internal", "internal error"), false);
     }
     if (out->file_path) return sendFile(*out);
+    if (out->stream) return sendStream(*out);
 
     StringResponse res{static_cast<http::status>(out->status), version_};
     copyHeaders(*out, res);
@@ -316,6 +319,21 @@ class TlsSession : public Closable, public std::enable_shared_from_this<TlsSessi
     copyHeaders(out, res);
     res.content_length(size);
     write(std::move(res), true);
+  }
+
+  void sendStream(HttpResponse& out) {
+    const auto size = out.stream->size;
+    if (head_) {
+      StringResponse res{static_cast<http::status>(out.status), version_};
+      copyHeaders(out, res);
+      res.content_length(size);
+      return write(std::move(res), false);  // API data: no-store
+    }
+    StreamedResponse res{std::piecewise_construct, std::make_tuple(std::move(*out.stream)),
+                         std::make_tuple(static_cast<http::status>(out.status), version_)};
+    copyHeaders(out, res);
+    res.content_length(size);
+    write(std::move(res), false);  // API data: no-store
   }
 
   template <class Fields>

@@ -1,6 +1,8 @@
 #pragma once
 // Socket-free request/response types: the Beast server converts to and from these, so the REST
 // handlers can be tested without a network.
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,6 +36,15 @@ struct HttpRequest {
   }
 };
 
+/// A body made piece by piece while it is sent (e.g. a recording decrypted as it goes out), so a
+/// large answer never sits whole in memory: `size` bytes in all; `read(offset, out)` appends the
+/// next piece starting at `offset` to `out` (false, or nothing appended: the connection is closed
+/// mid-body, since the status line has gone out).
+struct StreamedBody {
+  std::uint64_t size = 0;
+  std::function<bool(std::uint64_t offset, std::string& out)> read;
+};
+
 struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
@@ -41,6 +52,8 @@ struct HttpResponse {
   std::string body;
   /// When set, the server streams this file instead of `body` (static assets).
   std::optional<std::string> file_path;
+  /// When set, the server sends this body piece by piece instead of `body`.
+  std::optional<StreamedBody> stream;
 };
 
 }  // namespace vigil::web

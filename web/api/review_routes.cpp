@@ -26,8 +26,11 @@ constexpr std::int64_t kMaxWindowMs = 600'000;
 constexpr std::int64_t kIdleGapMs = 3'000;
 constexpr int kHitsPerSession = 5;
 // The most one range response carries: a <video> asks for "bytes=0-" and reads on with further
-// ranges, so a long (or encrypted, decrypted in memory) recording is never read whole per request.
+// ranges, so a long (or encrypted, decrypted in memory) recording is never read whole per request
+// (a request for the whole encrypted video is answered with a streamed body instead).
 constexpr std::uint64_t kMaxRangeBytes = 8u << 20;
+// A whole encrypted video is decrypted and sent in pieces of this size.
+constexpr std::size_t kStreamPiece = 64u << 10;
 
 const char* const kFilterNames[] = {"from",     "to",           "user",         "user_id",    "account_id",
                                     "target_id", "safe_id",     "protocol",     "min_risk",   "max_risk",
@@ -318,8 +321,15 @@ HttpResponse recordingFileRoute(RequestContext& c) {
                                                     "." + format + "\"");
   auto whole = [&] {
     c.audit("recording_download", "session", s.id, "ok", {{"bytes", size}, {"format", format}, {"encrypted", enc != nullptr}});
-    if (!enc) r.file_path = file;
-    else if (size > 0) r.body = recordingBytes(file, enc.get(), 0, size - 1);
+    if (!enc) {
+      r.file_path = file;
+    } else {
+      // Decrypted as it goes out, a piece at a time: a long recording is never whole in memory.
+      std::shared_ptr<recorder::EncryptedFileReader> reader = std::move(enc);
+      r.stream = StreamedBody{size, [reader](std::uint64_t offset, std::string& out) {
+                                return !reader->read(offset, kStreamPiece, out);
+                              }};
+    }
     return r;
   };
   auto range = c.req.header("range");

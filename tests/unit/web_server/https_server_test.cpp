@@ -346,6 +346,55 @@ TEST_CASE("a file response streams the file, and a missing file gives 404 JSON",
   checkSecurityHeaders(missing);
 }
 
+TEST_CASE("a streamed response is sent piece by piece as the client reads; a failing piece ends the connection",
+          "[web][https]") {
+  constexpr std::uint64_t kSize = 3'000'001;  // many pieces, the last one short
+  std::atomic<int> pieces{0};
+  std::atomic<std::uint64_t> max_piece{0};
+  TestServer s([&](const HttpRequest& req) {
+    HttpResponse out;
+    out.content_type = "application/octet-stream";
+    const bool broken = req.path() == "/broken";
+    out.stream = vigil::web::StreamedBody{kSize, [&, broken](std::uint64_t offset, std::string& piece) {
+      if (broken && offset >= 100'000) return false;  // e.g. a record that does not decrypt
+      ++pieces;
+      for (std::uint64_t i = offset; i < std::min(kSize, offset + 65'536); ++i) piece += static_cast<char>('a' + i % 26);
+      max_piece = std::max<std::uint64_t>(max_piece, piece.size());
+      return true;
+    }};
+    return out;
+  });
+  auto c = s.tls();
+  REQUIRE_FALSE(c.connect());
+  auto r = c.request(http::verb::get, "/video");
+  REQUIRE_FALSE(r.ec);
+  CHECK(r.status == 200);
+  CHECK(r.header("content-length") == std::to_string(kSize));
+  REQUIRE(r.body.size() == kSize);
+  bool same = true;
+  for (std::uint64_t i = 0; i < kSize && same; ++i) same = r.body[i] == static_cast<char>('a' + i % 26);
+  CHECK(same);
+  CHECK(pieces == 46);  // 64 KiB pieces, the last one short
+  CHECK(max_piece == 65'536);
+  checkSecurityHeaders(r);  // API data: no-store
+  // HEAD: the length only, no piece made; the connection frames the next request.
+  pieces = 0;
+  auto head = c.request(http::verb::head, "/video");
+  REQUIRE_FALSE(head.ec);
+  CHECK(head.header("content-length") == std::to_string(kSize));
+  CHECK(head.body.empty());
+  CHECK(pieces == 0);
+  CHECK(c.request(http::verb::get, "/video").body.size() == kSize);
+
+  // A piece that cannot be made: the body stops short and the connection closes (the status went
+  // out already); the server keeps serving others.
+  auto b = s.tls();
+  REQUIRE_FALSE(b.connect());
+  auto broken = b.request(http::verb::get, "/broken");
+  CHECK((broken.ec || broken.body.size() < kSize));
+  CHECK(get(s, "/video").body.size() == kSize);
+}
+
 TEST_CASE("50 concurrent requests all succeed", "[web][https][load]") {
   std::atomic<int> in_handler{0}, max_in_handler{0};
   HttpsServerOptions o;
