@@ -1,6 +1,7 @@
 #pragma once
 // A Beast WebSocket client for the portal's sockets (the live watch and feed, the browser
-// terminal) in integration tests: TLS, the portal cookie and an Origin; every step bounded.
+// terminal) in integration tests, and for the server's own WebSocket tests: TLS, the portal
+// cookie and an Origin; every step bounded.
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -36,6 +37,13 @@ class WsClient {
   explicit WsClient(int port) : port_(port), ctx_(ssl::context::tls_client) {
     ctx_.set_verify_mode(ssl::verify_none);
     ws_ = std::make_unique<websocket::stream<beast::ssl_stream<beast::tcp_stream>>>(ioc_, ctx_);
+  }
+  /// Verifying the server's certificate (for "localhost") against `ca_file`.
+  WsClient(int port, const std::string& ca_file) : port_(port), ctx_(ssl::context::tls_client) {
+    ctx_.load_verify_file(ca_file);
+    ctx_.set_verify_mode(ssl::verify_peer);
+    ws_ = std::make_unique<websocket::stream<beast::ssl_stream<beast::tcp_stream>>>(ioc_, ctx_);
+    SSL_set_tlsext_host_name(ws_->next_layer().native_handle(), "localhost");
   }
   /// Same origin as the portal, or a foreign one (the server must refuse it).
   beast::error_code connect(const std::string& target, const std::string& cookie, bool same_origin = true) {

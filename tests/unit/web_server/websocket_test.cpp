@@ -9,6 +9,7 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 
+#include "support/ws_client.hpp"
 #include "web_test_client.hpp"
 
 using namespace vigil::test;
@@ -110,77 +111,6 @@ struct WsServer {
   TestServer server;
 };
 
-/// A Beast WebSocket client over TLS; every operation bounded by a deadline.
-class WsClient {
- public:
-  WsClient(std::uint16_t port, const std::filesystem::path& ca)
-      : port_(port), ctx_(ssl::context::tls_client) {
-    ctx_.load_verify_file(ca.string());
-    ctx_.set_verify_mode(ssl::verify_peer);
-    ws_ = std::make_unique<websocket::stream<beast::ssl_stream<beast::tcp_stream>>>(ioc_, ctx_);
-    SSL_set_tlsext_host_name(ws_->next_layer().native_handle(), "localhost");
-  }
-
-  /// TCP, TLS and the upgrade; `origin` empty sends none.
-  beast::error_code connect(const std::string& origin, const std::string& target = "/ws") {
-    beast::error_code result;
-    auto& low = beast::get_lowest_layer(*ws_);
-    ws_->set_option(websocket::stream_base::decorator([origin](websocket::request_type& r) {
-      if (!origin.empty()) r.set(http::field::origin, origin);
-    }));
-    low.expires_after(10s);
-    low.async_connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port_), [&](beast::error_code ec) {
-      if (ec) return void(result = ec);
-      ws_->next_layer().async_handshake(ssl::stream_base::client, [&](beast::error_code hec) {
-        if (hec) return void(result = hec);
-        ws_->async_handshake(response_, "localhost:" + std::to_string(port_), target,
-                             [&](beast::error_code wec) { result = wec; });
-      });
-    });
-    run();
-    return result;
-  }
-
-  beast::error_code write(const std::string& data, bool text = true) {
-    beast::error_code result;
-    ws_->text(text);
-    beast::get_lowest_layer(*ws_).expires_after(10s);
-    ws_->async_write(net::buffer(data), [&](beast::error_code ec, std::size_t) { result = ec; });
-    run();
-    return result;
-  }
-
-  struct Message {
-    beast::error_code ec;
-    bool text = false;
-    std::string data;
-  };
-  Message read(std::chrono::seconds limit = 10s) {
-    Message m;
-    beast::flat_buffer buf;
-    beast::get_lowest_layer(*ws_).expires_after(limit);
-    ws_->async_read(buf, [&](beast::error_code ec, std::size_t) { m.ec = ec; });
-    run();
-    m.text = ws_->got_text();
-    m.data = beast::buffers_to_string(buf.data());
-    return m;
-  }
-
-  websocket::close_reason reason() const { return ws_->reason(); }
-  const websocket::response_type& response() const { return response_; }
-
- private:
-  void run() {
-    ioc_.restart();
-    ioc_.run();
-  }
-  std::uint16_t port_;
-  net::io_context ioc_;
-  ssl::context ctx_;
-  std::unique_ptr<websocket::stream<beast::ssl_stream<beast::tcp_stream>>> ws_;
-  websocket::response_type response_;
-};
-
 /// A plain HTTPS upgrade request, to see the HTTP answer of a refused upgrade.
 Reply rawUpgrade(const TestServer& s, const std::string& target, const std::string& origin) {
   auto c = s.tls();
@@ -208,8 +138,8 @@ void expectHttpStillServes(const TestServer& s) {
 TEST_CASE("A same-origin WebSocket upgrade reaches the endpoint, which echoes text and binary messages",
           "[web][websocket]") {
   WsServer s;
-  WsClient c(s.server.port(), s.server.cert());
-  REQUIRE_FALSE(c.connect(s.origin(), "/ws?cols=80&rows=24"));
+  WsClient c(s.server.port(), s.server.cert().string());
+  REQUIRE_FALSE(c.connectFrom("/ws?cols=80&rows=24", "", s.origin()));
   // The 101 answer carries the portal's security headers like every other answer.
   CHECK(c.response().result_int() == 101);
   CHECK(c.response()["X-Frame-Options"] == "DENY");
@@ -243,8 +173,8 @@ TEST_CASE("A same-origin WebSocket upgrade reaches the endpoint, which echoes te
 
 TEST_CASE("Messages sent from another thread arrive whole and in order", "[web][websocket]") {
   WsServer s;
-  WsClient c(s.server.port(), s.server.cert());
-  REQUIRE_FALSE(c.connect(s.origin()));
+  WsClient c(s.server.port(), s.server.cert().string());
+  REQUIRE_FALSE(c.connectFrom("/ws", "", s.origin()));
   REQUIRE_FALSE(c.write("burst 2000"));
   for (int i = 0; i < 2000; ++i) {
     auto m = c.read();
@@ -265,8 +195,8 @@ TEST_CASE("An upgrade from another site's page, or without an Origin, is refused
       REQUIRE_FALSE(r.ec);
       CHECK(r.status == 403);
       CHECK(r.body.find("cross-origin WebSocket refused") != std::string::npos);
-      WsClient c(s.server.port(), s.server.cert());
-      auto ec = c.connect(origin);
+      WsClient c(s.server.port(), s.server.cert().string());
+      auto ec = c.connectFrom("/ws", "", origin);
       CHECK(ec == websocket::error::upgrade_declined);
     }
   }
@@ -297,8 +227,8 @@ TEST_CASE("Without a WebSocket handler an upgrade request gets 404", "[web][webs
 TEST_CASE("A message larger than 64 KiB closes the socket with 1009 and the server keeps serving",
           "[web][websocket]") {
   WsServer s;
-  WsClient c(s.server.port(), s.server.cert());
-  REQUIRE_FALSE(c.connect(s.origin()));
+  WsClient c(s.server.port(), s.server.cert().string());
+  REQUIRE_FALSE(c.connectFrom("/ws", "", s.origin()));
   // Exactly at the limit is fine.
   REQUIRE_FALSE(c.write(std::string(64 * 1024 - 5, 'a')));
   auto m = c.read();
@@ -314,8 +244,8 @@ TEST_CASE("A message larger than 64 KiB closes the socket with 1009 and the serv
   expectHttpStillServes(s.server);
 
   // A new socket works as before.
-  WsClient again(s.server.port(), s.server.cert());
-  REQUIRE_FALSE(again.connect(s.origin()));
+  WsClient again(s.server.port(), s.server.cert().string());
+  REQUIRE_FALSE(again.connectFrom("/ws", "", s.origin()));
   REQUIRE_FALSE(again.write("still here"));
   CHECK(again.read().data == "echo:still here");
 }
@@ -325,8 +255,8 @@ TEST_CASE("A client that stops reading is closed as too slow once its pending ou
   HttpsServerOptions opts;
   opts.websocket.max_pending_bytes = 512 * 1024;
   WsServer s(opts);
-  WsClient c(s.server.port(), s.server.cert());
-  REQUIRE_FALSE(c.connect(s.origin()));
+  WsClient c(s.server.port(), s.server.cert().string());
+  REQUIRE_FALSE(c.connectFrom("/ws", "", s.origin()));
   REQUIRE_FALSE(c.write("flood"));  // 128 MiB offered; the client reads none of it
   REQUIRE(s.obs->waitFor([&] { return s.obs->closed.has_value(); }, 30s));
   CHECK(s.obs->closed->first == 1008);
