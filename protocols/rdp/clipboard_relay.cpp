@@ -174,6 +174,8 @@ void ClipboardRelay::detachTarget(CliprdrClientContext* t) {
   target_ = nullptr;
   target_ready_ = false;
   target_formats_.clear();
+  pending_for_client_.clear();
+  pending_for_target_.clear();
 }
 
 void ClipboardRelay::stop() {
@@ -237,7 +239,7 @@ void ClipboardRelay::record(bool to_target, std::uint32_t format, const std::uin
   proto::ClipboardTransfer t;
   t.to_target = to_target;
   t.chars = text.chars;
-  t.truncated = text.truncated;
+  t.truncated = log_text_ && text.truncated;
   t.logged = log_text_;
   if (log_text_) t.text = std::move(text.utf8);
   else OPENSSL_cleanse(text.utf8.data(), text.utf8.size());  // counted, never kept
@@ -258,31 +260,33 @@ void ClipboardRelay::clientFormatList(std::vector<std::uint32_t> formats) {
   const CLIPRDR_FORMAT_LIST_RESPONSE accepted = CB::listAccepted();
   server_->ServerFormatListResponse(server_, &accepted);
   client_formats_ = std::move(formats);
+  logged_to_target_ = false;  // a new copy on the person's side
   announceToTarget();
 }
 
 void ClipboardRelay::clientFormatDataRequest(std::uint32_t format) {
   std::lock_guard lk(mu_);
   const bool offered = std::find(target_formats_.begin(), target_formats_.end(), format) != target_formats_.end();
-  if (paused_ || !target_ || !target_ready_ || !offered) {
+  if (paused_ || !target_ || !target_ready_ || !offered || pending_for_client_.size() >= kMaxPending) {
     failToClient();
     return;
   }
-  pending_for_client_ = format;
+  pending_for_client_.push_back(format);
   const CLIPRDR_FORMAT_DATA_REQUEST r = CB::dataRequest(format);
   target_->ClientFormatDataRequest(target_, &r);
 }
 
 void ClipboardRelay::clientFormatDataResponse(bool ok, const std::uint8_t* data, std::size_t size) {
   std::lock_guard lk(mu_);
-  const std::uint32_t format = pending_for_target_;
-  pending_for_target_ = 0;
-  if (!target_ || format == 0) return;  // nothing of Vigil's asked for it
+  if (!target_ || pending_for_target_.empty()) return;  // nothing of Vigil's asked for it
+  const std::uint32_t format = pending_for_target_.front();
+  pending_for_target_.pop_front();
   if (!ok || paused_) {
     failToTarget();
     return;
   }
-  record(true, format, data, size);
+  if (!logged_to_target_) record(true, format, data, size);
+  logged_to_target_ = true;
   const CLIPRDR_FORMAT_DATA_RESPONSE r = CB::dataResponse(data, size);
   target_->ClientFormatDataResponse(target_, &r);
 }
@@ -312,31 +316,33 @@ void ClipboardRelay::targetFormatList(std::vector<std::uint32_t> formats) {
   const CLIPRDR_FORMAT_LIST_RESPONSE accepted = CB::listAccepted();
   target_->ClientFormatListResponse(target_, &accepted);
   target_formats_ = std::move(formats);
+  logged_to_client_ = false;  // a new copy on the target
   announceToClient();
 }
 
 void ClipboardRelay::targetFormatDataRequest(std::uint32_t format) {
   std::lock_guard lk(mu_);
   const bool offered = std::find(client_formats_.begin(), client_formats_.end(), format) != client_formats_.end();
-  if (paused_ || !server_ || !client_ready_ || !offered) {
+  if (paused_ || !server_ || !client_ready_ || !offered || pending_for_target_.size() >= kMaxPending) {
     failToTarget();
     return;
   }
-  pending_for_target_ = format;
+  pending_for_target_.push_back(format);
   const CLIPRDR_FORMAT_DATA_REQUEST r = CB::dataRequest(format);
   server_->ServerFormatDataRequest(server_, &r);
 }
 
 void ClipboardRelay::targetFormatDataResponse(bool ok, const std::uint8_t* data, std::size_t size) {
   std::lock_guard lk(mu_);
-  const std::uint32_t format = pending_for_client_;
-  pending_for_client_ = 0;
-  if (!server_ || format == 0) return;
+  if (!server_ || pending_for_client_.empty()) return;
+  const std::uint32_t format = pending_for_client_.front();
+  pending_for_client_.pop_front();
   if (!ok || paused_) {
     failToClient();
     return;
   }
-  record(false, format, data, size);
+  if (!logged_to_client_) record(false, format, data, size);
+  logged_to_client_ = true;
   const CLIPRDR_FORMAT_DATA_RESPONSE r = CB::dataResponse(data, size);
   server_->ServerFormatDataResponse(server_, &r);
 }

@@ -12,6 +12,7 @@
 // connection's channel thread); one mutex guards the state, and sending to either leg only queues
 // a message for that leg's own loop.
 #include <cstdint>
+#include <deque>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -69,8 +70,15 @@ class ClipboardRelay {
   bool paused_ = false;
   std::vector<std::uint32_t> client_formats_;  // text formats the person's clipboard offers
   std::vector<std::uint32_t> target_formats_;  // text formats the target's clipboard offers
-  std::uint32_t pending_for_client_ = 0;       // the format the person asked the target for
-  std::uint32_t pending_for_target_ = 0;       // the format the target asked the person for
+  // Requests relayed and not yet answered, oldest first (a side may ask again before the answer:
+  // xrdp does); each answer goes with the oldest. At most kMaxPending: beyond, answered "failed".
+  static constexpr std::size_t kMaxPending = 16;
+  std::deque<std::uint32_t> pending_for_client_;  // formats the person asked the target for
+  std::deque<std::uint32_t> pending_for_target_;  // formats the target asked the person for
+  // One timeline row per copy and direction: the first time the other side takes the text. Later
+  // requests for the same copy (every paste; xrdp also fetches at once) are relayed, not logged.
+  bool logged_to_client_ = false;  // since the target's last format list
+  bool logged_to_target_ = false;  // since the person's last format list
   std::vector<proto::ClipboardTransfer> done_;
 };
 

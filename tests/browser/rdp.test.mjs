@@ -257,7 +257,7 @@ describe('RDP through the portal: .rdp file, live view, video player', { timeout
     await page.goto(`${server.url}#/sessions/${clipSession}`);
     const row = page.locator('#transcript-list .transcript-row.kind-clipboard', { hasText: copied });
     await row.waitFor({ timeout: 30_000 });
-    assert.match(await row.textContent(), new RegExp(`copied from the server · ${copied.length} characters`));
+    assert.match(await row.textContent(), new RegExp(`from the server to the person’s computer · ${copied.length} characters`));
     await page.locator('#transcript-kinds input[data-kind=clipboard]').waitFor();
     await session.screenshot('player-rdp-clipboard');
     assert.deepEqual(session.problems, [], 'no CSP violations or page errors');

@@ -2,6 +2,7 @@
 // xfreerdp (+clipboard) on a private Xvfb -> Vigil's RDP listener -> xrdp (TLS, the vault's
 // password) in front of a private Xvnc, whose clipboard xrdp-chansrv bridges to X selections.
 // Text is put on one side's X clipboard with xclip and read on the other side with xclip.
+#include <algorithm>
 #include <memory>
 
 #include "xrdp_target.hpp"
@@ -110,9 +111,21 @@ TEST_CASE("the RDP clipboard crosses as the safe says: allow_log relays text bot
     const std::string from_client = "Grüße vom Client " + api_test::randomHex(4);
     Proc owner2 = setClipboard(client_env, from_client, w.tmp() + "/xclip-client-log.log");
     CHECK(waitClipboard(target_env, from_client, 15000));
+    CHECK(readClipboard(target_env) == from_client);  // pasted again: relayed again, not logged again
+    // A second round each way: every copy crosses (xrdp asks for the data more than once per copy).
+    const std::string again_target = "again-target-" + api_test::randomHex(4);
+    owner = setClipboard(target_env, again_target, w.tmp() + "/xclip-target-log2.log");
+    CHECK(waitClipboard(client_env, again_target, 15000));
+    const std::string again_client = "again-client-" + api_test::randomHex(4);
+    owner2 = setClipboard(client_env, again_client, w.tmp() + "/xclip-client-log2.log");
+    CHECK(waitClipboard(target_env, again_client, 15000));
     s.client.stop();
     const std::string sid = w.endedSession(s.account, 1)["id"];
-    auto rows = clipboardRows(w, sid, 2);
+    auto rows = clipboardRows(w, sid, 4);
+    // One row per copy and direction, however often it was pasted.
+    CHECK(rows.size() == 4);
+    for (const auto& text : {from_target, from_client, again_target, again_client})
+      CHECK(std::count_if(rows.begin(), rows.end(), [&](const json& r) { return r["text"] == text; }) == 1);
     INFO("clipboard rows: " << json(rows).dump());
     const json* to_client = rowTo(rows, "to_client");
     const json* to_target = rowTo(rows, "to_target");

@@ -47,10 +47,10 @@ function sqlOutcome(details) {
   return h('span', { class: `transcript-sql small ${failed ? 'sql-failed' : 'muted'}`, text: parts.join(' · ') });
 }
 
-/** A clipboard transfer: which way, how much, and whether the safe kept the text. */
+/** A clipboard transfer (one row per copy and direction): which way, how much, whether the safe kept the text. */
 function clipboardOutcome(details) {
   const d = details || {};
-  const parts = [d.direction === 'to_target' ? 'pasted to the server' : 'copied from the server'];
+  const parts = [d.direction === 'to_target' ? 'from the person’s computer to the server' : 'from the server to the person’s computer'];
   if (Number.isFinite(d.chars)) parts.push(`${d.chars} character${d.chars === 1 ? '' : 's'}`);
   if (d.truncated) parts.push('text shortened');
   if (d.logged === false) parts.push('text not logged (safe policy)');
