@@ -308,12 +308,7 @@ class TlsSession : public Closable, public std::enable_shared_from_this<TlsSessi
     file.open(out.file_path->c_str(), beast::file_mode::scan, ec);
     if (ec) return write(jsonError(404, "not_found", "not found"), false);
     const auto size = file.size();
-    if (head_) {
-      StringResponse res{static_cast<http::status>(out.status), version_};
-      copyHeaders(out, res);
-      res.content_length(size);
-      return write(std::move(res), true);
-    }
+    if (head_) return sendHead(out, size, true);
     FileResponse res{std::piecewise_construct, std::make_tuple(std::move(file)),
                      std::make_tuple(static_cast<http::status>(out.status), version_)};
     copyHeaders(out, res);
@@ -321,14 +316,17 @@ class TlsSession : public Closable, public std::enable_shared_from_this<TlsSessi
     write(std::move(res), true);
   }
 
+  /// HEAD of a file or streamed body: its length, no body.
+  void sendHead(HttpResponse& out, std::uint64_t size, bool is_file) {
+    StringResponse res{static_cast<http::status>(out.status), version_};
+    copyHeaders(out, res);
+    res.content_length(size);
+    write(std::move(res), is_file);
+  }
+
   void sendStream(HttpResponse& out) {
     const auto size = out.stream->size;
-    if (head_) {
-      StringResponse res{static_cast<http::status>(out.status), version_};
-      copyHeaders(out, res);
-      res.content_length(size);
-      return write(std::move(res), false);  // API data: no-store
-    }
+    if (head_) return sendHead(out, size, false);  // API data: no-store
     StreamedResponse res{std::piecewise_construct, std::make_tuple(std::move(*out.stream)),
                          std::make_tuple(static_cast<http::status>(out.status), version_)};
     copyHeaders(out, res);

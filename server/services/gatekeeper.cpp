@@ -227,6 +227,7 @@ std::optional<IssuedLaunchToken> SessionGatekeeper::issueLaunchToken(const store
   t.expires_at = store_.createLaunchToken(crypto::sha256(t.token), user.id, account_id,
                                           cfg_.sessions.launch_token_ttl_seconds);
   t.account = *account;
+  if (c.safe) t.policy = c.safe->policy;
   audit("ok", {{"protocol", account->protocol}, {"expires_at", t.expires_at}, {"target", account->target_name},
                {"account_user", account->username}});
   return t;

@@ -26,6 +26,7 @@ struct IssuedLaunchToken {
   std::string token;  // shown once to its user; only its SHA-256 is stored
   std::string expires_at;
   store::Account account;
+  store::SafePolicy policy;  // the account's safe's, as the authorization read it
 };
 
 class SessionGatekeeper : public proto::Gatekeeper {

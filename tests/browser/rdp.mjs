@@ -11,6 +11,16 @@ import { freePort, canConnect } from './harness.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** Waits up to 20 s for `proc` to accept connections on `port`; throws if it exits or never does. */
+async function waitListening(proc, port, name) {
+  for (let i = 0; i < 200; i += 1) {
+    if (proc.exitCode !== null) break;
+    if (await canConnect(port)) return;
+    await sleep(100);
+  }
+  throw new Error(`${name} did not start`);
+}
+
 /** A private X server with its own MIT cookie: Xvfb 1280x800, or `server` (e.g. Xvnc and its options). */
 class XDisplay {
   constructor(dir, name, server = ['Xvfb', '-screen', '0', '1280x800x24']) {
@@ -71,12 +81,7 @@ export class RdpWorld {
     const shadow = spawn('freerdp-shadow-cli', [`/bind-address:127.0.0.1`, `/port:${this.port}`, '+auth', '/sec:nla', `/sam-file:${sam}`],
       { env: this.target.env(), stdio: 'ignore' });
     this.procs.push(shadow);
-    for (let i = 0; i < 200; i += 1) {
-      if (shadow.exitCode !== null) break;
-      if (await canConnect(this.port)) return;
-      await sleep(100);
-    }
-    throw new Error('the RDP target (freerdp-shadow-cli) did not start');
+    await waitListening(shadow, this.port, 'the RDP target (freerdp-shadow-cli)');
   }
 
   /** The person's xfreerdp on the client display, the launch token as the user name. */
@@ -145,12 +150,7 @@ export class XrdpTarget {
       `chansrvport=DISPLAY(${number})`, ''].join('\n'));
     const xrdp = spawn('xrdp', ['--nodaemon', '--config', `${dir}/xrdp.ini`], { stdio: 'ignore' });
     this.procs.push(xrdp);
-    for (let i = 0; i < 100; i += 1) {
-      if (xrdp.exitCode !== null) break;
-      if (await canConnect(this.port)) return;
-      await sleep(100);
-    }
-    throw new Error('xrdp did not start');
+    await waitListening(xrdp, this.port, 'xrdp');
   }
 
   env() { return this.x.env(); }

@@ -74,8 +74,7 @@ HttpResponse launch(RequestContext& c) {
     const std::string host = cfg.rdp.public_host.empty() ? cfg.sshPublicHost() : cfg.rdp.public_host;
     const std::string address = host + ":" + std::to_string(cfg.rdp.port);
     // The client offers its clipboard only where the safe lets text cross (Vigil enforces it anyway).
-    const auto safe = c.deps.store.safeById(issued->account.safe_id);
-    const bool clipboard = safe && safe->policy.clipboard != "deny";
+    const bool clipboard = issued->policy.clipboard != "deny";
     const std::string file = "full address:s:" + address + "\r\n" +
                              "username:s:" + issued->token + "\r\n" +
                              "screen mode id:i:1\r\n"

@@ -26,8 +26,8 @@ constexpr std::int64_t kMaxWindowMs = 600'000;
 constexpr std::int64_t kIdleGapMs = 3'000;
 constexpr int kHitsPerSession = 5;
 // The most one range response carries: a <video> asks for "bytes=0-" and reads on with further
-// ranges, so a long (or encrypted, decrypted in memory) recording is never read whole per request
-// (a request for the whole encrypted video is answered with a streamed body instead).
+// ranges, so a long recording is never read whole into memory per request (a request for a whole
+// encrypted video is answered with a streamed body).
 constexpr std::uint64_t kMaxRangeBytes = 8u << 20;
 // A whole encrypted video is decrypted and sent in pieces of this size.
 constexpr std::size_t kStreamPiece = 64u << 10;
